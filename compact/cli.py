@@ -1,0 +1,281 @@
+"""The ``compact`` command line (typer). Every failure ends in one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from compact.errors import CompactError, MissingExtraError
+
+app = typer.Typer(
+    name="compact",
+    help="COMPACT: a learned binary image codec (about 0.065 bits per pixel).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., None])
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model folder with a manifest.json, or 'default'.")]
+BackendOpt = Annotated[str, typer.Option("--backend", "-b", help="auto, onnx, coreml or torch.")]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def handles_errors(func: F) -> F:
+    """Turn the project's errors (and I/O errors) into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            func(*args, **kwargs)
+        except CompactError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _require(extra: str, *modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtraError(f"this command needs {', '.join(missing)}: pip install \"compact[{extra}]\"")
+
+
+def _outputs(inputs: list[Path], output: Path | None, suffix: str) -> list[Path]:
+    """One input with -o FILE writes there; otherwise -o is a folder (default: beside each input)."""
+    if output is not None and len(inputs) == 1 and not output.is_dir():
+        return [output]
+    if output is not None:
+        if not output.is_dir():
+            raise CompactError(f"output folder {output} does not exist (with several inputs, -o is a folder)")
+        return [output / (p.stem + suffix) for p in inputs]
+    return [p.with_suffix(suffix) for p in inputs]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CompactError(f"no such file: {path}") from exc
+    except IsADirectoryError as exc:
+        raise CompactError(f"{path} is a folder, not a file") from exc
+
+
+@app.command()
+@handles_errors
+def compress(
+    images: Annotated[list[Path], typer.Argument(help="Images to compress (PNG, JPEG, ... anything Pillow reads).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (one input) or folder.")] = None,
+    model: ModelOpt = "default",
+    backend: BackendOpt = "auto",
+    force: ForceOpt = False,
+) -> None:
+    """Compress images to .cpt files.
+
+    Example: compact compress photo.png -o photo.cpt
+    """
+    from compact.codec import Codec
+    from compact.image import write_atomic
+
+    codec = Codec(model, backend)
+    for src, dst in zip(images, _outputs(images, output, ".cpt"), strict=True):
+        if dst.exists() and not force:
+            raise CompactError(f"{dst} exists (use --force to overwrite)")
+        data = codec.compress(src)
+        write_atomic(dst, data, force=force)
+        typer.echo(f"{src} -> {dst} ({len(data)} bytes)")
+
+
+@app.command()
+@handles_errors
+def decompress(
+    files: Annotated[list[Path], typer.Argument(help=".cpt files to decode.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output image (one input) or folder.")] = None,
+    model: ModelOpt = "default",
+    backend: BackendOpt = "auto",
+    force: ForceOpt = False,
+) -> None:
+    """Decode .cpt files to PNG images.
+
+    Example: compact decompress photo.cpt -o photo.png
+    """
+    from compact.codec import Codec
+    from compact.image import save_image
+
+    codec = Codec(model, backend)
+    for src, dst in zip(files, _outputs(files, output, ".png"), strict=True):
+        if dst.exists() and not force:
+            raise CompactError(f"{dst} exists (use --force to overwrite)")
+        save_image(codec.decompress_array(_read(src)), dst, force=force)
+        typer.echo(f"{src} -> {dst}")
+
+
+@app.command()
+@handles_errors
+def run(
+    images: Annotated[list[Path], typer.Argument(help="Images to round-trip.")],
+    backend: BackendOpt = "auto",
+    model: ModelOpt = "default",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reconstructions.")] = Path("."),
+    force: ForceOpt = False,
+) -> None:
+    """Compress and decompress images, write the reconstructions and report size, quality and time.
+
+    Example: compact run --backend onnx photo.png   (writes ./photo.compact.png)
+    """
+    from compact.codec import Codec, as_rgb
+    from compact.image import save_image
+    from compact.metrics import psnr
+
+    if not output.is_dir():
+        raise CompactError(f"output folder {output} does not exist")
+    t0 = time.perf_counter()
+    codec = Codec(model, backend)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    typer.echo(f"backend {codec.backend.name}, model {codec.model_id} (loaded in {load_ms:.0f} ms)")
+    for src in images:
+        dst = output / f"{src.stem}.compact.png"
+        if dst.exists() and not force:
+            raise CompactError(f"{dst} exists (use --force to overwrite)")
+        rgb = as_rgb(src)
+        data = codec.compress(rgb)
+        rec = codec.decompress_array(data)
+        save_image(rec, dst, force=force)
+        h, w = rgb.shape[:2]
+        typer.echo(
+            f"{src}: {w}x{h}, {len(data)} bytes, {8 * len(data) / (w * h):.4f} bpp, "
+            f"{3 * w * h / len(data):.0f}x smaller than raw 24-bit RGB, PSNR {psnr(rgb, rec):.2f} dB, "
+            f"encode {codec.timings.ms['encode']:.0f} ms, decode {codec.timings.ms['decode']:.0f} ms -> {dst}"
+        )
+
+
+@app.command()
+@handles_errors
+def info(file: Annotated[Path, typer.Argument(help="A .cpt file.")]) -> None:
+    """Show the header of a .cpt file and check its CRC.
+
+    Example: compact info photo.cpt
+    """
+    from compact import container
+
+    data = _read(file)
+    header, _ = container.read(data)
+    rows = {
+        "version": header.version,
+        "flags": f"0x{header.flags:02x}",
+        "model id": header.model_id_hex,
+        "image": f"{header.width}x{header.height}",
+        "latent (C x h x w)": "x".join(map(str, header.latent_shape)),
+        "payload bytes": header.payload_size,
+        "file bytes": len(data),
+        "bits per pixel": f"{8 * len(data) / (header.width * header.height):.4f}",
+        "crc32": "ok",
+    }
+    for key, value in rows.items():
+        typer.echo(f"{key:>20}: {value}")
+
+
+@app.command()
+@handles_errors
+def export(
+    target: Annotated[str, typer.Option("--target", "-t", help="onnx, coreml or all.")] = "all",
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", "-c", help="weights .safetensors or training folder.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")] = Path("compact-model"),
+    precision: Annotated[str, typer.Option("--precision", help="Core ML compute precision: fp16 or fp32.")] = "fp16",
+) -> None:
+    """Export encoder and decoder separately to ONNX and/or Core ML, with a manifest.
+
+    Example: compact export --target all --checkpoint runs/n64 --out my-model
+    """
+    modules = ["torch", "safetensors", "onnx", "onnxscript"] + (["coremltools"] if target != "onnx" else [])
+    _require("export", *modules)
+    from compact.export.bundle import export_model
+    from compact.manifest import default_model_dir
+
+    if precision not in ("fp16", "fp32"):
+        raise CompactError(f"unknown precision {precision!r}: choose fp16 or fp32")
+    source = checkpoint if checkpoint is not None else default_model_dir() / "weights.safetensors"
+    manifest = export_model(source, out, target, precision)
+    typer.echo(f"exported model {manifest.model_id} to {out}:")
+    for role, rel in sorted(manifest.files.items()):
+        typer.echo(f"  {role:>15}: {out / rel}")
+    typer.echo(f"  {'manifest':>15}: {out / 'manifest.json'}")
+
+
+@app.command()
+@handles_errors
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Folder tree of JPEG/PNG training photos.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for checkpoints.")],
+    steps: Annotated[int, typer.Option(help="Total optimizer steps.")] = 20_000,
+    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 8,
+    crop: Annotated[int, typer.Option(help="Square crop size in pixels (multiple of 16).")] = 128,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (decayed x0.3 at 70% and 90%).")] = 1e-4,
+    channels: Annotated[int, typer.Option(help="Width N of the hidden layers.")] = 64,
+    latent_channels: Annotated[int, typer.Option(help="Binary planes C (16 = 0.0625 bpp).")] = 16,
+    val: Annotated[Path | None, typer.Option(help="Validation folder (default: hold out 5% of --data).")] = None,
+    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the state in --out.")] = False,
+) -> None:
+    """Train a COMPACT model (CPU, or CUDA/MPS when present); checkpoints are safetensors.
+
+    Example: compact train --data ../shared/data/train --out runs/n64 --steps 20000
+    """
+    _require("train", "torch", "safetensors")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from compact.config import ModelConfig
+    from compact.training.train import TrainConfig
+    from compact.training.train import train as run_training
+
+    if crop < 16 or crop % 16:
+        raise CompactError(f"--crop must be a positive multiple of 16, got {crop}")
+    if steps < 1 or batch_size < 1:
+        raise CompactError("--steps and --batch-size must be positive")
+    cfg = TrainConfig(
+        data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
+        model=ModelConfig(channels=channels, latent_channels=latent_channels), val=val,
+        val_every=val_every, seed=seed, threads=threads, resume=resume,
+    )  # fmt: skip
+    columns = (
+        TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.5f}  PSNR {task.fields[psnr]:.2f} dB  "
+                   "val {task.fields[val]}  {task.fields[speed]:.2f} steps/s"),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns) as progress:
+        task = progress.add_task("train", total=steps, loss=0.0, psnr=0.0, val="-", speed=0.0)
+
+        def report(step: int, m: dict[str, float]) -> None:
+            val_txt = f"{m['val_psnr']:.2f} dB" if "val_psnr" in m else progress.tasks[task].fields["val"]
+            progress.update(task, completed=step, loss=m["loss"], psnr=m["psnr"], val=val_txt,
+                            speed=m["steps_per_s"])  # fmt: skip
+
+        result = run_training(cfg, report)
+    typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")
+
+
+def main() -> None:
+    app(prog_name="compact")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The Python API: images to COMPACT bytes and back, on any runtime backend."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from compact import bits, container
+from compact.errors import ImageError, ModelMismatchError
+from compact.image import from_model_output, load_image, to_model_input, to_rgb_array
+from compact.manifest import ModelBundle, resolve_model
+from compact.runtimes import Backend, get_backend
+
+ImageLike = str | os.PathLike[str] | Image.Image | np.ndarray
+
+
+def as_rgb(image: ImageLike) -> np.ndarray:
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ImageError(f"expected an HxWx3 uint8 array, got {image.dtype} {image.shape}")
+        return image
+    if isinstance(image, Image.Image):
+        return to_rgb_array(image)
+    return load_image(image)
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent in the last call, split by stage (network time only for encode/decode)."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+
+class Codec:
+    """Holds one model and one backend session, so many images reuse the loaded networks."""
+
+    def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto"):
+        self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
+        self.backend: Backend = get_backend(backend, self.bundle)
+        self.timings = Timings()
+
+    @property
+    def model_id(self) -> str:
+        return self.bundle.manifest.model_id
+
+    def compress(self, image: ImageLike) -> bytes:
+        rgb = as_rgb(image)
+        height, width = rgb.shape[:2]
+        if max(width, height) > container.MAX_SIDE:
+            raise ImageError(f"{width}x{height} exceeds the format's limit of {container.MAX_SIDE} px per side")
+        t0 = time.perf_counter()
+        latent = self.backend.encode(to_model_input(rgb))
+        self.timings.ms["encode"] = (time.perf_counter() - t0) * 1e3
+        code = bits.binarize(latent[0])
+        header = container.Header(
+            model_id=self.bundle.manifest.model_id_bytes,
+            width=width,
+            height=height,
+            channels=code.shape[0],
+            latent_height=code.shape[1],
+            latent_width=code.shape[2],
+            payload_size=bits.packed_size(code.shape),
+        )
+        return container.write(header, bits.pack(code))
+
+    def decompress_array(self, data: bytes) -> np.ndarray:
+        header, payload = container.read(data)
+        if header.model_id != self.bundle.manifest.model_id_bytes:
+            raise ModelMismatchError(
+                f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}"
+            )
+        if header.channels != self.bundle.manifest.config.latent_channels:
+            raise ModelMismatchError(
+                f"stream has {header.channels} latent channels, model expects {self.bundle.manifest.config.latent_channels}"
+            )
+        symbols = bits.bits_to_symbols(bits.unpack(payload, header.latent_shape))[None]
+        t0 = time.perf_counter()
+        out = self.backend.decode(symbols)
+        self.timings.ms["decode"] = (time.perf_counter() - t0) * 1e3
+        return from_model_output(out, header.width, header.height)
+
+    def decompress(self, data: bytes) -> Image.Image:
+        return Image.fromarray(self.decompress_array(data), "RGB")
+
+
+def compress(image: ImageLike, model: str | None = None, backend: str = "auto") -> bytes:
+    """One-shot compression; use :class:`Codec` to reuse sessions across images."""
+    return Codec(model, backend).compress(image)
+
+
+def decompress(data: bytes, model: str | None = None, backend: str = "auto") -> Image.Image:
+    return Codec(model, backend).decompress(data)

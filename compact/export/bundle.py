@@ -1,0 +1,89 @@
+"""``compact export``: a checkpoint -> a model folder (weights, ONNX, Core ML, manifest.json)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shutil
+from pathlib import Path
+
+from compact.errors import ModelError
+from compact.manifest import MANIFEST_NAME, ModelManifest, hash_path
+from compact.training.checkpoint import WEIGHTS, load_model, model_id, save_weights
+
+TARGETS = ("onnx", "coreml", "all")
+
+
+def _versions() -> dict[str, str]:
+    names = ("torch", "onnx", "onnxscript", "coremltools")
+    out = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _previous(out: Path, mid: str) -> ModelManifest | None:
+    """An existing manifest of the same model in ``out``, so ONNX and Core ML exports can be done separately."""
+    path = out / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        old = ModelManifest.from_json(path.read_text())
+    except (ModelError, ValueError, KeyError, TypeError):
+        return None
+    return old if old.model_id == mid else None
+
+
+def export_model(checkpoint: Path, out: Path, target: str = "all", precision: str = "fp16") -> ModelManifest:
+    if target not in TARGETS:
+        raise ModelError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    model = load_model(checkpoint).freeze()
+    mid = model_id(model)
+    out.mkdir(parents=True, exist_ok=True)
+    metadata = {"model_id": mid, "config": json.dumps(model.config.to_dict()), "compact_format": "1"}
+    previous = _previous(out, mid)
+    files = dict(previous.files) if previous else {}
+    coreml_info = dict(previous.coreml) if previous else {}
+
+    save_weights(model, out / WEIGHTS)
+    files["weights"] = WEIGHTS
+    if target in ("onnx", "all"):
+        from compact.export.onnx_export import export_onnx
+
+        paths = export_onnx(model.encoder, model.decoder, model.config.latent_channels, out, metadata)
+        files.update({role: p.name for role, p in paths.items()})
+    if target in ("coreml", "all"):
+        from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
+        from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
+
+        for name in ("encoder.mlpackage", "decoder.mlpackage"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        paths = export_coreml(model.encoder, model.decoder, model.config.latent_channels, out, precision, metadata)
+        files.update({role: p.name for role, p in paths.items()})
+        coreml_info = {
+            "precision": precision,
+            "io_dtype": "float32",
+            "shapes": "enumerated",
+            "image_shapes_hxw": [f"{h}x{w}" for h, w in IMAGE_SHAPES],
+            "default_shape_hxw": "{}x{}".format(*DEFAULT_SHAPE),
+            "compute_units": "ALL",
+            "minimum_deployment_target": MIN_DEPLOYMENT,
+        }
+    from compact.export.onnx_export import OPSET
+
+    manifest = ModelManifest(
+        model_id=mid,
+        config=model.config,
+        files=files,
+        hashes={rel: hash_path(out / rel) for rel in sorted(set(files.values()))},
+        exporters=_versions(),
+        onnx_opset=OPSET if "onnx_encoder" in files else None,
+        coreml=coreml_info,
+        description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, "
+        f"{model.config.bits_per_pixel:.4f} bpp before the container header",
+    )
+    (out / MANIFEST_NAME).write_text(manifest.to_json())
+    return manifest

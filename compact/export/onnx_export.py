@@ -1,0 +1,53 @@
+"""ONNX export of the two halves with dynamic height and width (opset 20, torch.export based)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from compact.config import STRIDE
+
+OPSET = 20
+
+
+def _dims() -> tuple[torch.export.Dim, torch.export.Dim]:
+    # Sizes are declared as multiples of a free dimension so the exporter knows H and W divide by 16.
+    return torch.export.Dim("rows", min=1, max=4096), torch.export.Dim("cols", min=1, max=4096)
+
+
+def export_half(module: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str,
+                scale: int, doc: str, metadata: dict[str, str]) -> None:  # fmt: skip
+    """Export one half; ``scale`` is the factor between the free dimension and the input's H/W."""
+    rows, cols = _dims()
+    program = torch.onnx.export(
+        module.eval(),
+        (example,),
+        dynamic_shapes=({2: rows * scale, 3: cols * scale},),
+        input_names=[input_name],
+        output_names=[output_name],
+        opset_version=OPSET,
+        dynamo=True,
+        verbose=False,
+    )
+    program.optimize()
+    model = program.model_proto
+    model.doc_string = doc
+    for key, value in sorted(metadata.items()):
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model, full_check=True)
+    path.write_bytes(model.SerializeToString())
+
+
+def export_onnx(encoder: nn.Module, decoder: nn.Module, latent_channels: int, out: Path,
+                metadata: dict[str, str]) -> dict[str, Path]:  # fmt: skip
+    image = torch.rand(1, 3, 4 * STRIDE, 6 * STRIDE)
+    bits = torch.where(torch.rand(1, latent_channels, 4, 6) < 0.5, 1.0, -1.0)
+    paths = {"onnx_encoder": out / "encoder.onnx", "onnx_decoder": out / "decoder.onnx"}
+    export_half(encoder, image, paths["onnx_encoder"], "image", "latent", STRIDE,
+                "COMPACT encoder: RGB in [0,1], NCHW, H and W multiples of 16 -> tanh latent", metadata)  # fmt: skip
+    export_half(decoder, bits, paths["onnx_decoder"], "bits", "image", 1,
+                "COMPACT decoder: binary code as +-1 floats -> RGB, nominally in [0,1]", metadata)  # fmt: skip
+    return paths

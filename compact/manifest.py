@@ -1,0 +1,110 @@
+"""The model manifest: what a runtime needs to know about an exported model, without torch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from compact.config import ModelConfig
+from compact.errors import ModelError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+BIT_ORDER = "chw-c-order;plus1=1;msb-first"
+
+
+def hash_path(path: Path) -> str:
+    """SHA-256 of a file, or of a folder (an .mlpackage) as its sorted relative paths and contents."""
+    h = hashlib.sha256()
+    if path.is_dir():
+        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(sub.relative_to(path).as_posix().encode() + b"\0")
+            h.update(sub.read_bytes())
+    else:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class ModelManifest:
+    model_id: str  # 16 hex digits; the container stores them as 8 bytes
+    config: ModelConfig
+    files: dict[str, str]  # role -> relative path, e.g. "onnx_encoder" -> "encoder.onnx"
+    hashes: dict[str, str]  # relative path -> sha256
+    bit_order: str = BIT_ORDER
+    exporters: dict[str, str] = field(default_factory=dict)
+    onnx_opset: int | None = None
+    coreml: dict[str, object] = field(default_factory=dict)  # precision, shapes strategy, compute units
+    description: str = ""
+    manifest_version: int = MANIFEST_VERSION
+
+    @property
+    def model_id_bytes(self) -> bytes:
+        return bytes.fromhex(self.model_id)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["config"] = self.config.to_dict()
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelManifest":
+        data = json.loads(text)
+        if data.get("manifest_version") != MANIFEST_VERSION:
+            raise ModelError(f"unsupported manifest version {data.get('manifest_version')}")
+        data["config"] = ModelConfig.from_dict(data["config"])
+        manifest = cls(**data)
+        if len(manifest.model_id) != 16 or not all(c in "0123456789abcdef" for c in manifest.model_id):
+            raise ModelError(f"bad model id {manifest.model_id!r} in manifest")
+        if manifest.bit_order != BIT_ORDER:
+            raise ModelError(f"unsupported bit order {manifest.bit_order!r}")
+        return manifest
+
+
+@dataclass
+class ModelBundle:
+    """A folder with a manifest and the exported files it lists."""
+
+    root: Path
+    manifest: ModelManifest
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str]) -> "ModelBundle":
+        root = Path(root)
+        path = root / MANIFEST_NAME
+        try:
+            manifest = ModelManifest.from_json(path.read_text())
+        except FileNotFoundError as exc:
+            raise ModelError(f"no {MANIFEST_NAME} in model folder {root}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"invalid manifest {path}: {exc}") from exc
+        return cls(root, manifest)
+
+    def has(self, role: str) -> bool:
+        return role in self.manifest.files and (self.root / self.manifest.files[role]).exists()
+
+    def file(self, role: str) -> Path:
+        """Path of a listed file, checked against its recorded hash."""
+        if role not in self.manifest.files:
+            raise ModelError(f"model {self.root} has no {role.replace('_', ' ')} file (export it first)")
+        rel = self.manifest.files[role]
+        path = self.root / rel
+        if not path.exists():
+            raise ModelError(f"model file missing: {path}")
+        if hash_path(path) != self.manifest.hashes.get(rel):
+            raise ModelError(f"model file {path} does not match the hash in its manifest")
+        return path
+
+
+def default_model_dir() -> Path:
+    return Path(__file__).parent / "models" / "default"
+
+
+def resolve_model(model: str | os.PathLike[str] | None) -> ModelBundle:
+    """``None`` or "default" -> the shipped model; anything else is a folder with a manifest."""
+    if model is None or str(model) == "default":
+        return ModelBundle.load(default_model_dir())
+    return ModelBundle.load(Path(model))

@@ -1,0 +1,60 @@
+"""Core ML backend (macOS only): runs the exported .mlpackage models via coremltools."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+
+from compact.config import STRIDE
+from compact.errors import ImageError
+from compact.manifest import ModelBundle
+from compact.runtimes.coreml_shapes import IMAGE_SHAPES, fit_shape, latent_shapes, pad_to
+
+NAME = "coreml"
+COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")
+
+
+def unavailable_reason(platform: str = sys.platform) -> str | None:
+    if platform != "darwin":
+        return "the coreml backend runs only on macOS (Core ML prediction is not available on this platform)"
+    if importlib.util.find_spec("coremltools") is None:
+        return 'the coreml backend needs coremltools: pip install "compact[export]"'
+    return None
+
+
+class CoreMLBackend:
+    name = NAME
+
+    def __init__(self, bundle: ModelBundle, compute_units: str = "ALL"):
+        import coremltools as ct
+
+        if compute_units not in COMPUTE_UNITS:
+            raise ValueError(f"compute_units must be one of {COMPUTE_UNITS}")
+        self.bundle = bundle
+        self._ct = ct
+        self._units = ct.ComputeUnit[compute_units]
+        self._models: dict[str, object] = {}
+
+    def _model(self, role: str):  # -> coremltools.models.MLModel
+        if role not in self._models:
+            path = self.bundle.file(role)
+            self._models[role] = self._ct.models.MLModel(str(path), compute_units=self._units)
+        return self._models[role]
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[2:]
+        shape = fit_shape(h, w)
+        if shape is None:
+            raise ImageError(f"{w}x{h} is larger than every Core ML shape (largest {max(IMAGE_SHAPES)})")
+        out = self._model("coreml_encoder").predict({"image": pad_to(image, *shape)})["latent"]
+        return np.asarray(out, dtype=np.float32)[:, :, : h // STRIDE, : w // STRIDE]
+
+    def decode(self, symbols: np.ndarray) -> np.ndarray:
+        h, w = symbols.shape[2:]
+        shape = fit_shape(h, w, latent_shapes())
+        if shape is None:
+            raise ImageError(f"a {w}x{h} code is larger than every Core ML shape")
+        out = self._model("coreml_decoder").predict({"bits": pad_to(symbols, *shape)})["image"]
+        return np.asarray(out, dtype=np.float32)[:, :, : h * STRIDE, : w * STRIDE]

@@ -1,0 +1,58 @@
+"""onnxruntime backend: the default everywhere; no torch needed."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from compact.manifest import ModelBundle
+
+NAME = "onnx"
+
+
+def unavailable_reason() -> str | None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "the onnx backend needs onnxruntime: pip install onnxruntime"
+    return None
+
+
+def choose_providers(available: list[str], platform: str = sys.platform) -> list[str]:
+    """Core ML EP on macOS, CUDA where present, always CPU last as the fallback."""
+    preferred = []
+    if platform == "darwin" and "CoreMLExecutionProvider" in available:
+        preferred.append("CoreMLExecutionProvider")
+    if "CUDAExecutionProvider" in available:
+        preferred.append("CUDAExecutionProvider")
+    return [*preferred, "CPUExecutionProvider"]
+
+
+class OnnxBackend:
+    name = NAME
+
+    def __init__(self, bundle: ModelBundle, providers: list[str] | None = None, threads: int | None = None):
+        import onnxruntime as ort
+
+        self._ort = ort
+        self.bundle = bundle
+        self.providers = providers or choose_providers(ort.get_available_providers())
+        self.threads = threads
+        self._sessions: dict[str, object] = {}
+
+    def _session(self, role: str):  # -> onnxruntime.InferenceSession
+        # Sessions are created on first use: decompress never loads the encoder.
+        if role not in self._sessions:
+            options = self._ort.SessionOptions()
+            if self.threads:
+                options.intra_op_num_threads = self.threads
+            path = self.bundle.file(role)
+            self._sessions[role] = self._ort.InferenceSession(str(path), options, providers=self.providers)
+        return self._sessions[role]
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        return self._session("onnx_encoder").run(["latent"], {"image": image})[0]
+
+    def decode(self, symbols: np.ndarray) -> np.ndarray:
+        return self._session("onnx_decoder").run(["image"], {"bits": symbols})[0]

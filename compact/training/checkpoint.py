@@ -1,0 +1,92 @@
+"""Checkpoints as safetensors (no pickle): weights, optimizer moments and a JSON state for resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from compact.config import ModelConfig
+from compact.errors import ModelError
+from compact.training.model import CompactAutoencoder
+
+WEIGHTS = "weights.safetensors"
+
+
+def _atomic(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def save_weights(model: CompactAutoencoder, path: Path) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = _atomic(path)
+    save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config.to_dict())})
+    os.replace(tmp, path)
+
+
+def load_model(path: Path) -> CompactAutoencoder:
+    """Load a model from a weights file or a folder holding ``weights.safetensors``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / WEIGHTS
+    if not path.is_file():
+        raise ModelError(f"checkpoint not found: {path}")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "config" not in meta:
+        raise ModelError(f"{path} has no COMPACT config in its metadata")
+    model = CompactAutoencoder(ModelConfig.from_dict(json.loads(meta["config"])))
+    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    if missing or unexpected:
+        raise ModelError(f"{path} does not match the model: missing {missing}, unexpected {unexpected}")
+    return model
+
+
+def model_id(model: CompactAutoencoder) -> str:
+    """16 hex digits of a SHA-256 over the config and every tensor, in a canonical order."""
+    h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def save_training_state(out: Path, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    opt = optimizer.state_dict()
+    tensors = {
+        f"{idx}.{key}": value.detach().cpu().reshape(-1) if value.dim() == 0 else value.detach().cpu()
+        for idx, slots in opt["state"].items()
+        for key, value in slots.items()
+    }
+    tensors["torch_rng"] = torch.get_rng_state()
+    tmp = _atomic(out / "optimizer.safetensors")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, out / "optimizer.safetensors")
+    full = {**state, "param_groups": opt["param_groups"]}
+    tmp = _atomic(out / "state.json")
+    tmp.write_text(json.dumps(full, indent=1))
+    os.replace(tmp, out / "state.json")
+
+
+def load_training_state(out: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    try:
+        state = json.loads((out / "state.json").read_text())
+        tensors = load_file(str(out / "optimizer.safetensors"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot resume from {out}: {exc}") from exc
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key == "torch_rng":
+            continue
+        idx, name = key.split(".", 1)
+        slots.setdefault(int(idx), {})[name] = value.reshape(()) if name == "step" else value
+    optimizer.load_state_dict({"state": slots, "param_groups": state.pop("param_groups")})
+    torch.set_rng_state(tensors["torch_rng"])
+    return state
