@@ -52,7 +52,7 @@ def handles_errors(func: F) -> F:
 def _require(extra: str, *modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise MissingExtraError(f"this command needs {', '.join(missing)}: pip install \"compact[{extra}]\"")
+        raise MissingExtraError(f'this command needs {", ".join(missing)}: pip install "compact[{extra}]"')
 
 
 def _outputs(inputs: list[Path], output: Path | None, suffix: str) -> list[Path]:

@@ -73,10 +73,9 @@ class Codec:
             raise ModelMismatchError(
                 f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}"
             )
-        if header.channels != self.bundle.manifest.config.latent_channels:
-            raise ModelMismatchError(
-                f"stream has {header.channels} latent channels, model expects {self.bundle.manifest.config.latent_channels}"
-            )
+        expected = self.bundle.manifest.config.latent_channels
+        if header.channels != expected:
+            raise ModelMismatchError(f"stream has {header.channels} latent channels, model expects {expected}")
         symbols = bits.bits_to_symbols(bits.unpack(payload, header.latent_shape))[None]
         t0 = time.perf_counter()
         out = self.backend.decode(symbols)

@@ -34,7 +34,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, object]) -> ModelConfig:
         return cls(
             channels=int(data["channels"]),  # type: ignore[arg-type]
             latent_channels=int(data["latent_channels"]),  # type: ignore[arg-type]

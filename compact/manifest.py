@@ -51,7 +51,7 @@ class ModelManifest:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelManifest":
+    def from_json(cls, text: str) -> ModelManifest:
         data = json.loads(text)
         if data.get("manifest_version") != MANIFEST_VERSION:
             raise ModelError(f"unsupported manifest version {data.get('manifest_version')}")
@@ -72,7 +72,7 @@ class ModelBundle:
     manifest: ModelManifest
 
     @classmethod
-    def load(cls, root: str | os.PathLike[str]) -> "ModelBundle":
+    def load(cls, root: str | os.PathLike[str]) -> ModelBundle:
         root = Path(root)
         path = root / MANIFEST_NAME
         try:

@@ -43,8 +43,9 @@ def convert_half(module: nn.Module, channels_in: int, scale: int, input_name: st
     example = torch.rand(*default) if scale == STRIDE else torch.where(torch.rand(*default) < 0.5, 1.0, -1.0)
     mlmodel = ct.convert(
         _program(module, example, scale),
-        inputs=[ct.TensorType(name=input_name, shape=ct.EnumeratedShapes(shapes=shapes, default=default),
-                              dtype=np.float32)],  # fmt: skip
+        inputs=[
+            ct.TensorType(name=input_name, shape=ct.EnumeratedShapes(shapes=shapes, default=default), dtype=np.float32)
+        ],
         outputs=[ct.TensorType(name=output_name, dtype=np.float32)],
         convert_to="mlprogram",
         compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,

@@ -52,7 +52,7 @@ class ImageSet:
     images: list[np.ndarray]
 
     @classmethod
-    def load(cls, paths: list[Path], min_side: int) -> "ImageSet":
+    def load(cls, paths: list[Path], min_side: int) -> ImageSet:
         kept = [(p, a) for p in paths if (a := load_rgb(p, min_side)) is not None]
         if not kept:
             raise DataError(f"no usable images (need at least {min_side} px per side)")

@@ -92,7 +92,7 @@ class CompactAutoencoder(nn.Module):
         bits = stochastic_binarize(y) if self.training else sign_binarize(y)
         return self.decoder(bits)
 
-    def freeze(self) -> "CompactAutoencoder":
+    def freeze(self) -> CompactAutoencoder:
         """Fold GDN parameters into constants; use for export and inference only."""
         for module in self.modules():
             if isinstance(module, GDN):

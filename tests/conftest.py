@@ -1,0 +1,78 @@
+"""Shared fixtures. Tests make their own images; nothing here reads ../shared/data."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_COREMLTOOLS = importlib.util.find_spec("coremltools") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "macos" in item.keywords and sys.platform != "darwin":
+            item.add_marker(pytest.mark.skip(reason="Core ML prediction runs only on macOS"))
+        if "coreml" in item.keywords and not HAS_COREMLTOOLS:
+            item.add_marker(pytest.mark.skip(reason="coremltools is not installed (pip install 'compact[export]')"))
+
+
+def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A photo-like test image: smooth colour fields, hard-edged shapes and fine texture (HxWx3 uint8)."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((height, width, 3))
+    for scale in (4, 16, 64):  # smooth fields at several scales, upsampled from coarse grids
+        grid = rng.random((height // scale + 2, width // scale + 2, 3))
+        field = np.asarray(Image.fromarray((grid * 255).astype(np.uint8)).resize((width, height), Image.BICUBIC))
+        img += field / 255.0 * (scale / 84)
+    yy, xx = np.mgrid[0:height, 0:width]
+    for _ in range(6):  # discs and boxes with sharp edges
+        cy, cx, r = rng.integers(0, height), rng.integers(0, width), rng.integers(4, max(5, min(height, width) // 3))
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        mask = disc if rng.random() < 0.5 else (abs(yy - cy) < r) & (abs(xx - cx) < r)
+        img[mask] = img[mask] * 0.3 + rng.random(3) * 0.7
+    img += rng.normal(0, 0.02, img.shape)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def default_bundle():
+    from compact.manifest import resolve_model
+
+    return resolve_model("default")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small randomly initialised model (N=8), quick to export."""
+    pytest.importorskip("torch")
+    import torch
+
+    from compact.config import ModelConfig
+    from compact.training.checkpoint import save_weights
+    from compact.training.model import CompactAutoencoder
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny") / "weights.safetensors"
+    save_weights(CompactAutoencoder(ModelConfig(channels=8, latent_channels=16)), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("onnx")
+    from compact.export.bundle import export_model
+    from compact.manifest import ModelBundle
+
+    out = tmp_path_factory.mktemp("tiny_export")
+    export_model(tiny_checkpoint, out, target="onnx")
+    return ModelBundle.load(out)

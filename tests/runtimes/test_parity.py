@@ -1,0 +1,57 @@
+"""Every runtime reproduces the torch reference, in numbers."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from conftest import natural_image, random_image  # noqa: E402
+
+from compact.image import to_model_input  # noqa: E402
+from compact.metrics import psnr  # noqa: E402
+from compact.runtimes import get_backend  # noqa: E402
+
+IMAGES = {
+    "random-48x80": random_image(48, 80, seed=1),
+    "random-100x37": random_image(100, 37, seed=2),
+    "natural-512x768": natural_image(512, 768, seed=3),
+}
+
+
+def compare(bundle, rgb):
+    ref, ort = get_backend("torch", bundle), get_backend("onnx", bundle)
+    x = to_model_input(rgb)
+    lat_ref, lat_ort = ref.encode(x), ort.encode(x)
+    flips = float(np.mean((lat_ref >= 0) != (lat_ort >= 0)))
+    bits = np.where(lat_ref >= 0, 1.0, -1.0).astype(np.float32)
+    dec_ref, dec_ort = ref.decode(bits), ort.decode(bits)
+    return float(np.abs(lat_ref - lat_ort).max()), flips, psnr(dec_ref, dec_ort, peak=1.0)
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_shipped_model_torch_vs_onnxruntime(default_bundle, name):
+    max_diff, flips, dec_psnr = compare(default_bundle, IMAGES[name])
+    assert max_diff < 1e-4
+    assert flips <= 1e-4
+    assert dec_psnr >= 60.0
+
+
+@pytest.mark.parametrize("name", ["random-48x80", "random-100x37"])
+def test_fresh_export_torch_vs_onnxruntime(tiny_onnx_bundle, name):
+    max_diff, flips, dec_psnr = compare(tiny_onnx_bundle, IMAGES[name])
+    assert max_diff < 1e-4 and flips <= 1e-4 and dec_psnr >= 60.0
+
+
+def test_onnx_reference_evaluator_agrees(default_bundle):
+    """A second opinion from onnx's pure-Python evaluator, on a small input (it is slow)."""
+    from onnx.reference import ReferenceEvaluator
+
+    ort = get_backend("onnx", default_bundle)
+    x = to_model_input(natural_image(32, 32, seed=4))
+    enc = ReferenceEvaluator(str(default_bundle.file("onnx_encoder")))
+    lat_ref = enc.run(None, {"image": x})[0]
+    assert np.abs(lat_ref - ort.encode(x)).max() < 1e-4
+    bits = np.where(lat_ref >= 0, 1.0, -1.0).astype(np.float32)
+    dec = ReferenceEvaluator(str(default_bundle.file("onnx_decoder")))
+    assert psnr(dec.run(None, {"bits": bits})[0], ort.decode(bits), peak=1.0) >= 60.0

@@ -1,0 +1,103 @@
+import subprocess
+import sys
+
+import pytest
+from conftest import natural_image
+from PIL import Image
+from typer.testing import CliRunner
+
+from compact.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(natural_image(40, 56, seed=11)).save(path)
+    return path
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_compress_info_decompress(photo, tmp_path):
+    res = invoke("compress", photo, "--backend", "onnx")
+    assert res.exit_code == 0, res.output
+    cpt = photo.with_suffix(".cpt")
+    assert cpt.is_file()
+    res = invoke("info", cpt)
+    assert res.exit_code == 0 and "56x40" in res.output and "crc32: ok" in res.output
+    out = tmp_path / "back.png"
+    res = invoke("decompress", cpt, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).size == (56, 40)
+
+
+def test_run_reports_and_writes_reconstruction(photo, tmp_path):
+    res = invoke("run", "--backend", "onnx", photo, "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    for field in ("bytes", "bpp", "smaller than raw 24-bit RGB", "PSNR", "encode", "decode"):
+        assert field in res.output
+    assert (tmp_path / "photo.compact.png").is_file()
+
+
+def test_batch_to_folder(photo, tmp_path):
+    second = tmp_path / "second.png"
+    Image.fromarray(natural_image(20, 20)).save(second)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    assert invoke("compress", photo, second, "-o", outdir).exit_code == 0
+    assert sorted(p.name for p in outdir.iterdir()) == ["photo.cpt", "second.cpt"]
+    assert invoke("compress", photo, second, "-o", tmp_path / "missing").exit_code == 1
+
+
+def test_refuses_to_overwrite_without_force(photo):
+    assert invoke("compress", photo).exit_code == 0
+    cpt = photo.with_suffix(".cpt")
+    before = cpt.read_bytes()
+    cpt.write_bytes(b"keep me")
+    res = invoke("compress", photo)
+    assert res.exit_code == 1 and "--force" in res.output
+    assert cpt.read_bytes() == b"keep me"
+    assert invoke("compress", photo, "--force").exit_code == 0
+    assert cpt.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "shorter than"),
+        (b"hello world, not compact at all", "bad magic"),
+        (None, "CRC32"),
+    ],
+)
+def test_bad_streams_fail_with_one_line_and_no_output(photo, tmp_path, content, message):
+    bad = tmp_path / "bad.cpt"
+    if content is None:
+        assert invoke("compress", photo, "-o", bad).exit_code == 0
+        data = bytearray(bad.read_bytes())
+        data[-10] ^= 0xFF
+        content = bytes(data)
+    bad.write_bytes(content)
+    res = invoke("decompress", bad)
+    assert res.exit_code == 1
+    assert message in res.output and "Traceback" not in res.output
+    assert not bad.with_suffix(".png").exists()
+
+
+def test_errors_through_the_real_entry_point_are_one_line(tmp_path):
+    missing = tmp_path / "nope.png"
+    for args in (["compress", str(missing)], ["decompress", str(tmp_path)], ["run", "-b", "coreml" if sys.platform
+                 != "darwin" else "nope", str(missing)], ["info", str(missing)]):  # fmt: skip
+        proc = subprocess.run([sys.executable, "-m", "compact.cli", *args], capture_output=True, text=True)
+        assert proc.returncode == 1, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+
+
+def test_every_command_has_help_with_an_example():
+    for command in ("compress", "decompress", "run", "info", "export", "train"):
+        res = invoke(command, "--help")
+        assert res.exit_code == 0 and "Example: compact " + command in res.output

@@ -1,0 +1,98 @@
+import struct
+import zlib
+
+import pytest
+
+from compact import container
+from compact.errors import ChecksumError, FormatError, TruncatedStreamError
+
+
+def make_stream(width=37, height=20, channels=16, flags=0, version=1):
+    lh, lw = container.latent_size(width, height)
+    size = (channels * lh * lw + 7) // 8
+    header = container.Header(b"\x01\x02\x03\x04\x05\x06\x07\x08", width, height, channels, lh, lw, size)
+    return container.write(header, bytes(range(size % 256)) * (size // 256) + bytes(range(size % 256))), header
+
+
+def recrc(body: bytes) -> bytes:
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def test_round_trip_and_header_layout():
+    data, header = make_stream()
+    parsed, payload = container.read(data)
+    assert parsed == header
+    assert len(data) == container.HEADER_SIZE + header.payload_size + container.CRC_SIZE
+    assert container.HEADER_SIZE == 32
+    assert data[:4] == b"CPCT" and data[4] == 1
+    assert struct.unpack(">II", data[14:22]) == (37, 20)
+    assert len(payload) == header.payload_size
+
+
+def test_latent_size_rounds_up():
+    assert container.latent_size(1, 1) == (1, 1)
+    assert container.latent_size(16, 16) == (1, 1)
+    assert container.latent_size(17, 33) == (3, 2)
+
+
+def test_bad_magic():
+    data, _ = make_stream()
+    with pytest.raises(FormatError, match="magic"):
+        container.read(b"JUNK" + data[4:])
+    with pytest.raises(FormatError, match="magic"):
+        container.read(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+
+
+def test_every_truncation_is_rejected():
+    data, _ = make_stream()
+    for cut in range(len(data)):
+        with pytest.raises(FormatError):
+            container.read(data[:cut])
+    with pytest.raises(TruncatedStreamError):
+        container.read(data[:-1])
+
+
+def test_crc_mismatch_on_any_payload_bit_flip():
+    data, _ = make_stream()
+    for pos in (6, container.HEADER_SIZE, len(data) - 5, len(data) - 1):  # model id, payload, CRC
+        corrupt = bytearray(data)
+        corrupt[pos] ^= 0x10
+        with pytest.raises(ChecksumError):
+            container.read(bytes(corrupt))
+
+
+def test_trailing_garbage_rejected():
+    data, _ = make_stream()
+    with pytest.raises(FormatError, match="unexpected bytes"):
+        container.read(data + b"\x00")
+
+
+@pytest.mark.parametrize(
+    "offset,value,match",
+    [
+        (4, 2, "version"),
+        (5, 0x80, "flags"),
+    ],
+)
+def test_unknown_version_or_flags(offset, value, match):
+    data, _ = make_stream()
+    corrupt = bytearray(data[:-4])
+    corrupt[offset] = value
+    with pytest.raises(FormatError, match=match):
+        container.read(recrc(bytes(corrupt)))
+
+
+def test_inconsistent_header_fields_rejected_before_payload():
+    data, _ = make_stream()
+    body = bytearray(data[:-4])
+    body[14:18] = struct.pack(">I", 10_000)  # width no longer matches the latent width
+    with pytest.raises(FormatError, match="does not fit"):
+        container.read(recrc(bytes(body)))
+    body = bytearray(data[:-4])
+    body[14:22] = struct.pack(">II", 0, 0)
+    with pytest.raises(FormatError, match="out of range"):
+        container.read(recrc(bytes(body)))
+    body = bytearray(data[:-4])
+    body[28:32] = struct.pack(">I", 2**31)  # absurd payload size: rejected, nothing allocated
+    with pytest.raises(FormatError, match="payload size"):
+        container.read(recrc(bytes(body)))

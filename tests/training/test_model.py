@@ -1,0 +1,58 @@
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from compact.config import ModelConfig  # noqa: E402
+from compact.training.gdn import GDN  # noqa: E402
+from compact.training.model import CompactAutoencoder, sign_binarize, stochastic_binarize  # noqa: E402
+
+
+def test_shapes_and_rate():
+    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16)).eval()
+    x = torch.rand(2, 3, 64, 96)
+    y = model.encoder(x)
+    assert y.shape == (2, 16, 4, 6)
+    assert y.abs().max() <= 1.0
+    assert model.decoder(sign_binarize(y)).shape == x.shape
+    assert ModelConfig().bits_per_pixel == 16 / 256
+
+
+def test_sign_binarize_never_zero():
+    y = torch.tensor([-0.3, 0.0, -0.0, 0.2])
+    assert sign_binarize(y).tolist() == [-1.0, 1.0, 1.0, 1.0]
+
+
+def test_stochastic_binarize_is_unbiased_and_straight_through():
+    torch.manual_seed(0)
+    y = torch.full((200_000,), 0.4, requires_grad=True)
+    b = stochastic_binarize(y)
+    assert set(b.unique().tolist()) == {-1.0, 1.0}
+    assert abs(b.mean().item() - 0.4) < 0.01  # E[b] = P(+1) - P(-1) = y
+    b.sum().backward()
+    assert torch.all(y.grad == 1.0)
+
+
+def test_gdn_parameters_stay_nonnegative():
+    gdn = GDN(4)
+    with torch.no_grad():
+        gdn.beta_raw.fill_(-3.0)
+        gdn.gamma_raw.fill_(-3.0)
+    assert torch.all(gdn.beta() > 0) and torch.all(gdn.gamma() >= 0)
+
+
+def test_gdn_and_inverse_match_their_formulas_at_init():
+    # at init beta = 1 and gamma = 0.1 * I, so GDN is x / sqrt(1 + 0.1 x^2) channel by channel
+    x = torch.randn(1, 4, 5, 5) * 3
+    expected = torch.sqrt(1 + 0.1 * x * x)
+    assert torch.allclose(GDN(4)(x), x / expected, atol=1e-5)
+    assert torch.allclose(GDN(4, inverse=True)(x), x * expected, atol=1e-5)
+
+
+def test_freeze_keeps_outputs_identical():
+    torch.manual_seed(0)
+    model = CompactAutoencoder(ModelConfig(channels=8)).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        before = model(x)
+        after = model.freeze()(x)
+    assert torch.equal(before, after)

@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+
+from compact.config import ModelConfig  # noqa: E402
+from compact.errors import DataError  # noqa: E402
+from compact.training.checkpoint import load_model, model_id  # noqa: E402
+from compact.training.data import find_images, is_holdout  # noqa: E402
+from compact.training.train import TrainConfig, train  # noqa: E402
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    from conftest import natural_image
+
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    for i in range(6):
+        Image.fromarray(natural_image(80, 96, seed=i)).save(root / ("sub" if i % 2 else "") / f"p{i}.png")
+    Image.fromarray(natural_image(80, 96, seed=9)).convert("L").save(root / "gray.jpg")
+    (root / "broken.png").write_bytes(b"garbage")
+    Image.fromarray(natural_image(20, 20)).save(root / "tiny.png")
+    return root
+
+
+def _cfg(data, out, **kw):
+    base = dict(steps=4, batch_size=2, crop=32, val_crop=48, val_every=2, checkpoint_every=2,
+                model=ModelConfig(channels=8), val_fraction=0.3, threads=1)  # fmt: skip
+    base.update(kw)
+    return TrainConfig(data=data, out=out, **base)
+
+
+def test_train_skips_bad_files_checkpoints_and_resumes(photo_dir, tmp_path):
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning) as record:
+        result = train(_cfg(photo_dir, out))
+    messages = " ".join(str(w.message) for w in record)
+    assert "broken.png" in messages and "tiny.png" in messages
+    assert np.isfinite(result["loss"]) and np.isfinite(result["best_val_psnr"])
+    for name in ("weights.safetensors", "best.safetensors", "optimizer.safetensors", "state.json"):
+        assert (out / name).is_file()
+    assert json.loads((out / "state.json").read_text())["step"] == 4
+    first = model_id(load_model(out))
+
+    steps_seen = []
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, out, steps=6, resume=True), lambda s, m: steps_seen.append(s))
+    assert steps_seen == [5, 6]
+    assert json.loads((out / "state.json").read_text())["step"] == 6
+    assert model_id(load_model(out)) != first
+
+
+def test_training_is_seeded(photo_dir, tmp_path):
+    ids = []
+    for run in ("a", "b"):
+        with pytest.warns(UserWarning):
+            train(_cfg(photo_dir, tmp_path / run, steps=2))
+        ids.append(model_id(load_model(tmp_path / run)))
+    assert ids[0] == ids[1]
+
+
+def test_holdout_split_is_deterministic(photo_dir):
+    paths = find_images(photo_dir)
+    split = [is_holdout(p, photo_dir, 0.3) for p in paths]
+    assert split == [is_holdout(p, photo_dir, 0.3) for p in paths]
+
+
+def test_no_usable_images_is_a_data_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError):
+        train(_cfg(tmp_path / "empty", tmp_path / "out"))
+    with pytest.raises(DataError):
+        train(_cfg(tmp_path / "nope", tmp_path / "out"))
