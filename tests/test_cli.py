@@ -101,3 +101,32 @@ def test_every_command_has_help_with_an_example():
     for command in ("compress", "decompress", "run", "info", "export", "train"):
         res = invoke(command, "--help")
         assert res.exit_code == 0 and "Example: compact " + command in res.output
+
+
+def test_train_and_export_commands(tmp_path, tiny_checkpoint):
+    pytest.importorskip("torch")
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(4):
+        Image.fromarray(natural_image(64, 64, seed=i)).save(data / f"{i}.png")
+    res = invoke("train", "--data", data, "--out", tmp_path / "run", "--steps", 2, "--crop", 32, "--batch-size", 2,
+                 "--channels", 8, "--val", data, "--val-every", 1)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "best validation PSNR" in res.output and (tmp_path / "run" / "weights.safetensors").is_file()
+    res = invoke("export", "--target", "onnx", "--checkpoint", tmp_path / "run", "--out", tmp_path / "model")
+    assert res.exit_code == 0, res.output
+    assert {"encoder.onnx", "decoder.onnx", "weights.safetensors", "manifest.json"} <= {
+        p.name for p in (tmp_path / "model").iterdir()
+    }
+    res = invoke("run", "--model", tmp_path / "model", "-b", "onnx", "-o", tmp_path, tmp_path / "data" / "0.png")
+    assert res.exit_code == 0, res.output
+    assert invoke("train", "--data", data, "--out", tmp_path / "r2", "--crop", 30).exit_code == 1
+
+
+def test_missing_extra_is_one_clear_line(monkeypatch):
+    import compact.cli
+
+    real = compact.cli.importlib.util.find_spec
+    monkeypatch.setattr(compact.cli.importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
+    res = invoke("export", "--target", "onnx")
+    assert res.exit_code == 1 and 'pip install "compact[export]"' in res.output

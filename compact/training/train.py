@@ -90,8 +90,10 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
     sampler = CropSampler(train_set, cfg.crop, rng)
     val_batch = None
     if val_paths:
-        val_set = ImageSet.load(val_paths, cfg.val_crop)
-        val_batch = torch.from_numpy(center_crops(val_set, cfg.val_crop)).to(device)
+        val_set = ImageSet.load(val_paths, cfg.crop)
+        # Validate on the largest centre square every held-out image has, up to val_crop.
+        side = min(cfg.val_crop, min(min(a.shape[:2]) for a in val_set.images) // 16 * 16)
+        val_batch = torch.from_numpy(center_crops(val_set, side)).to(device)
 
     model = CompactAutoencoder(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
