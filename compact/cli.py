@@ -220,6 +220,63 @@ def export(
 
 @app.command()
 @handles_errors
+def parity(
+    images: Annotated[list[Path], typer.Argument(help="Images to compare on.")],
+    model: ModelOpt = "default",
+) -> None:
+    """Compare every runtime this machine can run against the torch reference, on your images.
+
+    Runs onnxruntime, Core ML (macOS) and the numpy reference of the exported Core ML programs (any OS) and
+    prints, per image: latent max abs diff, flipped code bits, decoder PSNR vs torch on the same bits.
+    Exits 1 if a row misses its bounds (fp32: >= 60 dB and <= 1e-4 flipped; fp16: >= 40 dB and <= 1e-3).
+
+    Example: compact parity --model my-model kodim01.png kodim02.png
+    """
+    _require("train", "torch", "safetensors")
+    from compact.codec import as_rgb
+    from compact.manifest import resolve_model
+    from compact.parity import BOUNDS, compare
+    from compact.runtimes import get_backend, unavailable_reason
+
+    bundle = resolve_model(model)
+    reference = get_backend("torch", bundle)
+    candidates, skipped = [], []
+    for name in ("onnx", "coreml"):
+        reason = unavailable_reason(name, bundle)
+        if reason is None:
+            precision = bundle.manifest.coreml.get("precision", "fp16") if name == "coreml" else "fp32"
+            candidates.append((get_backend(name, bundle), str(precision)))
+        else:
+            skipped.append(f"{name}: {reason}")
+    if bundle.has("coreml_encoder") and importlib.util.find_spec("coremltools") is not None:
+        from compact.export.mil_reference import MilReferenceBackend
+
+        mil = MilReferenceBackend(bundle)
+        candidates.append((mil, mil.precision))
+    else:
+        skipped.append("coreml-reference: needs coremltools and a Core ML export (compact export --target coreml)")
+    typer.echo(f"model {bundle.manifest.model_id}; reference: torch")
+    header = f"{'image':<20} {'backend':<17} {'prec':<5} {'max|dlatent|':>12} {'flipped bits':>16} {'dec PSNR':>9}  ok"
+    typer.echo(header)
+    failed = 0
+    for path in images:
+        rgb = as_rgb(path)
+        for backend, precision in candidates:
+            row = compare(reference, backend, rgb, path.name, precision)
+            failed += not row.ok
+            flips = f"{row.flipped_bits}/{row.total_bits}"
+            typer.echo(f"{row.image:<20} {row.backend:<17} {row.precision:<5} {row.latent_max_abs_diff:>12.2e} "
+                       f"{flips:>16} {row.decoder_psnr:>8.2f}  {'yes' if row.ok else 'NO'}")  # fmt: skip
+    for line in skipped:
+        typer.echo(f"skipped {line}")
+    bounds = ", ".join(f"{p}: >= {b.min_decoder_psnr:g} dB, <= {b.max_flipped:g} flipped" for p, b in BOUNDS.items())
+    typer.echo(f"bounds {bounds}")
+    if failed:
+        raise CompactError(f"{failed} comparison(s) outside the parity bounds")
+
+
+@app.command()
+@handles_errors
 def train(
     data: Annotated[Path, typer.Option("--data", help="Folder tree of JPEG/PNG training photos.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for checkpoints.")],

@@ -7,10 +7,8 @@ import sys
 
 import numpy as np
 
-from compact.config import STRIDE
-from compact.errors import ImageError
 from compact.manifest import ModelBundle
-from compact.runtimes.coreml_shapes import IMAGE_SHAPES, fit_shape, latent_shapes, pad_to
+from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
 
 NAME = "coreml"
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")
@@ -44,17 +42,9 @@ class CoreMLBackend:
         return self._models[role]
 
     def encode(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[2:]
-        shape = fit_shape(h, w)
-        if shape is None:
-            raise ImageError(f"{w}x{h} is larger than every Core ML shape (largest {max(IMAGE_SHAPES)})")
-        out = self._model("coreml_encoder").predict({"image": pad_to(image, *shape)})["latent"]
-        return np.asarray(out, dtype=np.float32)[:, :, : h // STRIDE, : w // STRIDE]
+        model = self._model("coreml_encoder")
+        return encode_fitted(image, lambda x: model.predict({"image": x})["latent"])
 
     def decode(self, symbols: np.ndarray) -> np.ndarray:
-        h, w = symbols.shape[2:]
-        shape = fit_shape(h, w, latent_shapes())
-        if shape is None:
-            raise ImageError(f"a {w}x{h} code is larger than every Core ML shape")
-        out = self._model("coreml_decoder").predict({"bits": pad_to(symbols, *shape)})["image"]
-        return np.asarray(out, dtype=np.float32)[:, :, : h * STRIDE, : w * STRIDE]
+        model = self._model("coreml_decoder")
+        return decode_fitted(symbols, lambda b: model.predict({"bits": b})["image"])

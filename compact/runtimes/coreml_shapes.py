@@ -11,9 +11,12 @@ border.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from compact.config import STRIDE
+from compact.errors import ImageError
 
 _SIDES = (256, 512, 768, 1024, 1536, 2048)
 #: (height, width) of padded images, in pixels; every one is a multiple of the stride.
@@ -36,3 +39,24 @@ def fit_shape(height: int, width: int, shapes: tuple[tuple[int, int], ...] = IMA
 def pad_to(x: np.ndarray, height: int, width: int) -> np.ndarray:
     """Edge-pad an NCHW array at the bottom and right to (height, width)."""
     return np.pad(x, ((0, 0), (0, 0), (0, height - x.shape[2]), (0, width - x.shape[3])), mode="edge")
+
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def encode_fitted(image: np.ndarray, predict: Predict) -> np.ndarray:
+    """Run an encoder that accepts only IMAGE_SHAPES: pad the image up to one, crop the code back."""
+    h, w = image.shape[2:]
+    shape = fit_shape(h, w)
+    if shape is None:
+        raise ImageError(f"{w}x{h} is larger than every Core ML shape (largest {max(IMAGE_SHAPES)}, HxW)")
+    return np.asarray(predict(pad_to(image, *shape)), dtype=np.float32)[:, :, : h // STRIDE, : w // STRIDE]
+
+
+def decode_fitted(symbols: np.ndarray, predict: Predict) -> np.ndarray:
+    """Run a decoder that accepts only the latent shapes: pad the code up to one, crop the picture back."""
+    h, w = symbols.shape[2:]
+    shape = fit_shape(h, w, latent_shapes())
+    if shape is None:
+        raise ImageError(f"a {w}x{h} code is larger than every Core ML shape")
+    return np.asarray(predict(pad_to(symbols, *shape)), dtype=np.float32)[:, :, : h * STRIDE, : w * STRIDE]

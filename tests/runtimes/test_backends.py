@@ -50,3 +50,34 @@ def test_coreml_shape_fitting():
     padded = pad_to(x, 4, 5)
     assert padded.shape == (1, 1, 4, 5) and np.array_equal(padded[..., :2, :3], x)
     assert np.all(padded[0, 0, 3, :3] == x[0, 0, 1]) and np.all(padded[0, 0, :2, 4] == x[0, 0, :, 2])
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (16, 16), (100, 130), (512, 768), (768, 512), (720, 1280), (1080, 1920),
+                                 (2000, 30), (2048, 2048)])  # fmt: skip
+def test_core_ml_is_only_fed_enumerated_shapes(h, w):
+    from compact.config import STRIDE
+    from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
+
+    fed = []
+
+    def encoder(x):
+        fed.append(x.shape[2:])
+        return np.zeros((1, 16, x.shape[2] // STRIDE, x.shape[3] // STRIDE), np.float32)
+
+    def decoder(b):
+        fed.append((b.shape[2] * STRIDE, b.shape[3] * STRIDE))
+        return np.zeros((1, 3, b.shape[2] * STRIDE, b.shape[3] * STRIDE), np.float32)
+
+    ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
+    latent = encode_fitted(np.zeros((1, 3, ph, pw), np.float32), encoder)
+    assert latent.shape == (1, 16, ph // STRIDE, pw // STRIDE)
+    assert decode_fitted(latent, decoder).shape == (1, 3, ph, pw)
+    assert all(tuple(s) in IMAGE_SHAPES for s in fed)
+
+
+def test_core_ml_refuses_images_beyond_the_largest_shape():
+    from compact.errors import ImageError
+    from compact.runtimes.coreml_shapes import encode_fitted
+
+    with pytest.raises(ImageError, match="larger than every Core ML shape"):
+        encode_fitted(np.zeros((1, 3, 2064, 16), np.float32), lambda x: x)

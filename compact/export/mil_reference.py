@@ -1,0 +1,156 @@
+"""A numpy executor for the exported Core ML programs, so exports can be checked on Linux.
+
+Core ML can only predict on macOS. This loads a saved ``.mlpackage`` back into its MIL program
+(coremltools' milproto loader, weights from the package's blob file) and executes every op in numpy,
+rounding each result to float16 where the program computes in float16 — an emulation of the device's
+arithmetic, not a bit-exact copy. Any op it does not know raises ``UnsupportedOpError`` naming it, so a
+model change can never pass the check silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from compact.errors import CompactError, ModelError
+from compact.manifest import ModelBundle
+from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
+
+Array = np.ndarray
+
+
+class UnsupportedOpError(CompactError):
+    """The program contains an op the reference executor does not implement."""
+
+
+def _conv(x: Array, weight: Array, bias: Array | None, strides: Array, pad_type: str, pad: Array,
+          dilations: Array, groups: int) -> Array:  # fmt: skip
+    if int(groups) != 1:
+        raise UnsupportedOpError(f"conv with groups={groups}")
+    if pad_type == "valid":
+        top = bottom = left = right = 0
+    elif pad_type == "custom":
+        top, bottom, left, right = (int(p) for p in pad)
+    else:
+        raise UnsupportedOpError(f"conv with pad_type={pad_type!r}")
+    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    (sh, sw), (dh, dw) = (int(s) for s in strides), (int(d) for d in dilations)
+    n, _, h, w = x.shape
+    out_c, _, kh, kw = weight.shape
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, out_c, oh, ow), dtype=np.float32)
+    for i in range(kh):  # one matrix product per kernel tap keeps memory at the size of the output
+        for j in range(kw):
+            tap = x[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+            out += np.einsum("oc,nchw->nohw", weight[:, :, i, j], tap, optimize=True)
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def _pixel_shuffle(x: Array, upscale_factor: int) -> Array:
+    r = int(upscale_factor)
+    n, c, h, w = x.shape
+    return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
+
+
+def _cast(x: Array, dtype: str) -> Array:
+    if dtype not in ("fp16", "fp32"):
+        raise UnsupportedOpError(f"cast to {dtype}")
+    return x  # the rounding to the output type is applied for every op below
+
+
+OPS: dict[str, Callable[..., Array]] = {
+    "cast": _cast,
+    "conv": _conv,
+    "pixel_shuffle": _pixel_shuffle,
+    "add": lambda x, y: x + y,
+    "sub": lambda x, y: x - y,
+    "mul": lambda x, y: x * y,
+    "sqrt": lambda x: np.sqrt(x),
+    "rsqrt": lambda x, epsilon=1e-12: 1.0 / np.sqrt(x + epsilon),
+    "tanh": lambda x: np.tanh(x),
+}
+
+
+def load_program(mlpackage: Path):  # -> coremltools MIL Program
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import coremltools as ct
+        from coremltools.converters.mil.frontend.milproto.load import load as load_milproto
+
+    if not (mlpackage / "Manifest.json").is_file():
+        raise ModelError(f"{mlpackage} is not an .mlpackage")
+    spec = ct.models.MLModel(str(mlpackage), skip_model_load=True).get_spec()
+    weights = mlpackage / "Data" / "com.apple.CoreML" / "weights"
+    return load_milproto(spec, spec.specificationVersion, file_weights_dir=str(weights))
+
+
+def _is_fp16(var) -> bool:  # noqa: ANN001 - a MIL Var
+    from coremltools.converters.mil.mil import types
+
+    return var.dtype == types.fp16 or getattr(var.sym_type, "get_primitive", lambda: None)() == types.fp16
+
+
+class MilProgramExecutor:
+    """Runs the ``main`` function of a saved ML program on numpy inputs."""
+
+    def __init__(self, mlpackage: Path):
+        self.program = load_program(Path(mlpackage))
+        self.function = self.program.functions["main"]
+        for op in self.function.operations:
+            if op.op_type != "const" and op.op_type not in OPS:
+                raise UnsupportedOpError(f"Core ML op {op.op_type!r} ({op.name}) is not supported by the reference")
+        self.fp16 = any(_is_fp16(o) for op in self.function.operations for o in op.outputs if op.op_type != "const")
+        #: largest |value| each non-const op produced in the last run, by op name
+        self.peaks: dict[str, float] = {}
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.function.inputs)
+
+    def run(self, inputs: dict[str, Array]) -> dict[str, Array]:
+        env: dict[str, Array] = {}
+        for name, var in self.function.inputs.items():
+            value = np.asarray(inputs[name], dtype=np.float32)
+            env[name] = value.astype(np.float16).astype(np.float32) if _is_fp16(var) else value
+        self.peaks = {}
+        for op in self.function.operations:
+            if op.op_type == "const":
+                value = op.outputs[0].val
+                env[op.outputs[0].name] = np.asarray(value, dtype=np.float32) if _numeric(value) else value
+                continue
+            args = {k: env[v.name] for k, v in op.inputs.items()}
+            result = np.asarray(OPS[op.op_type](**args), dtype=np.float32)
+            out = op.outputs[0]
+            if _is_fp16(out):
+                with np.errstate(over="ignore"):
+                    result = result.astype(np.float16).astype(np.float32)
+            self.peaks[op.name] = float(np.max(np.abs(result))) if result.size else 0.0
+            env[out.name] = result
+        return {v.name: env[v.name] for v in self.function.outputs}
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, (np.ndarray, np.generic, float, int)) and np.asarray(value).dtype.kind in "fiu"
+
+
+class MilReferenceBackend:
+    """The exported Core ML models, run by :class:`MilProgramExecutor` with the runtime's shape fitting."""
+
+    name = "coreml-reference"
+
+    def __init__(self, bundle: ModelBundle):
+        self.bundle = bundle
+        self.encoder = MilProgramExecutor(bundle.file("coreml_encoder"))
+        self.decoder = MilProgramExecutor(bundle.file("coreml_decoder"))
+        self.precision = "fp16" if self.encoder.fp16 else "fp32"
+
+    def encode(self, image: Array) -> Array:
+        return encode_fitted(image, lambda x: self.encoder.run({"image": x})["latent"])
+
+    def decode(self, symbols: Array) -> Array:
+        return decode_fitted(symbols, lambda b: self.decoder.run({"bits": b})["image"])
