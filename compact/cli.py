@@ -178,6 +178,9 @@ def info(file: Annotated[Path, typer.Argument(help="A .cpt file.")]) -> None:
         "version": header.version,
         "flags": f"0x{header.flags:02x}",
         "model id": header.model_id_hex,
+        "payload": "entropy-coded, context model " + header.context_id.hex()
+        if header.version == container.ENTROPY_CODED
+        else "raw packed bits",
         "image": f"{header.width}x{header.height}",
         "latent (C x h x w)": "x".join(map(str, header.latent_shape)),
         "payload bytes": header.payload_size,
@@ -273,6 +276,26 @@ def parity(
     typer.echo(f"bounds {bounds}")
     if failed:
         raise CompactError(f"{failed} comparison(s) outside the parity bounds")
+
+
+@app.command("fit-context")
+@handles_errors
+def fit_context_command(
+    data: Annotated[Path, typer.Option("--data", help="Folder tree of training photos (never the test set).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model folder to add the context model to.")],
+    max_images: Annotated[int | None, typer.Option(help="Use at most this many images.")] = None,
+    backend: BackendOpt = "auto",
+) -> None:
+    """Fit the entropy coder's context model for a model folder, so compress writes smaller streams.
+
+    Example: compact fit-context --data ../shared/data/train --model my-model
+    """
+    from compact.codec import Codec
+    from compact.context_fit import fit_context
+
+    codec = Codec(model, backend)
+    fitted = fit_context(codec, data, max_images)
+    typer.echo(f"context model {fitted.context_id} written to {codec.bundle.root}")
 
 
 @app.command()

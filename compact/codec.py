@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 
-from compact import bits, container
+from compact import bits, container, entropy
 from compact.errors import ImageError, ModelMismatchError
 from compact.image import from_model_output, load_image, to_model_input, to_rgb_array
 from compact.manifest import ModelBundle, resolve_model
@@ -38,36 +38,60 @@ class Timings:
 class Codec:
     """Holds one model and one backend session, so many images reuse the loaded networks."""
 
-    def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto"):
+    def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
+                 entropy_coding: bool = True):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle)
         self.timings = Timings()
+        #: the model's context model, used to write version 2 streams and needed to read them
+        self.context = self._load_context()
+        self.entropy_coding = entropy_coding
+
+    def _load_context(self) -> entropy.ContextModel | None:
+        if "context" not in self.bundle.manifest.files:
+            return None
+        return entropy.ContextModel.from_json(self.bundle.file("context").read_text())
 
     @property
     def model_id(self) -> str:
         return self.bundle.manifest.model_id
 
-    def compress(self, image: ImageLike) -> bytes:
-        rgb = as_rgb(image)
+    def encode_bits(self, rgb: np.ndarray) -> np.ndarray:
+        """HxWx3 uint8 -> the (C, h, w) binary code as {0, 1} uint8."""
         height, width = rgb.shape[:2]
         if max(width, height) > container.MAX_SIDE:
             raise ImageError(f"{width}x{height} exceeds the format's limit of {container.MAX_SIDE} px per side")
         t0 = time.perf_counter()
         latent = self.backend.encode(to_model_input(rgb))
         self.timings.ms["encode"] = (time.perf_counter() - t0) * 1e3
-        code = bits.binarize(latent[0])
+        return bits.binarize(latent[0])
+
+    def compress(self, image: ImageLike) -> bytes:
+        """Version 2 (entropy-coded) when the model has a context model and it saves bytes, else version 1."""
+        rgb = as_rgb(image)
+        code = self.encode_bits(rgb)
         header = container.Header(
             model_id=self.bundle.manifest.model_id_bytes,
-            width=width,
-            height=height,
+            width=rgb.shape[1],
+            height=rgb.shape[0],
             channels=code.shape[0],
             latent_height=code.shape[1],
             latent_width=code.shape[2],
             payload_size=bits.packed_size(code.shape),
         )
-        return container.write(header, bits.pack(code))
+        payload = bits.pack(code)
+        if self.entropy_coding and self.context is not None:
+            t0 = time.perf_counter()
+            coded = entropy.encode(code, self.context)
+            self.timings.ms["entropy_encode"] = (time.perf_counter() - t0) * 1e3
+            if len(coded) < len(payload):
+                header = replace(header, version=container.ENTROPY_CODED, payload_size=len(coded),
+                                 context_id=self.context.context_id_bytes)  # fmt: skip
+                payload = coded
+        return container.write(header, payload)
 
-    def decompress_array(self, data: bytes) -> np.ndarray:
+    def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray]:
+        """Parse and check a stream; return its header and (C, h, w) code."""
         header, payload = container.read(data)
         if header.model_id != self.bundle.manifest.model_id_bytes:
             raise ModelMismatchError(
@@ -76,7 +100,21 @@ class Codec:
         expected = self.bundle.manifest.config.latent_channels
         if header.channels != expected:
             raise ModelMismatchError(f"stream has {header.channels} latent channels, model expects {expected}")
-        symbols = bits.bits_to_symbols(bits.unpack(payload, header.latent_shape))[None]
+        if header.version == container.RAW:
+            return header, bits.unpack(payload, header.latent_shape)
+        if self.context is None or header.context_id != self.context.context_id_bytes:
+            have = self.context.context_id if self.context else "none"
+            raise ModelMismatchError(
+                f"stream was entropy-coded with context model {header.context_id.hex()}, this model has {have}"
+            )
+        t0 = time.perf_counter()
+        code = entropy.decode(payload, header.latent_shape, self.context)
+        self.timings.ms["entropy_decode"] = (time.perf_counter() - t0) * 1e3
+        return header, code
+
+    def decompress_array(self, data: bytes) -> np.ndarray:
+        header, code = self.decode_bits(data)
+        symbols = bits.bits_to_symbols(code)[None]
         t0 = time.perf_counter()
         out = self.backend.decode(symbols)
         self.timings.ms["decode"] = (time.perf_counter() - t0) * 1e3

@@ -86,6 +86,14 @@ class ModelBundle:
     def has(self, role: str) -> bool:
         return role in self.manifest.files and (self.root / self.manifest.files[role]).exists()
 
+    def register(self, role: str, rel: str) -> None:
+        """List a file (already written in the folder) under ``role`` and rewrite manifest.json."""
+        self.manifest.files[role] = rel
+        self.manifest.hashes[rel] = hash_path(self.root / rel)
+        tmp = self.root / f".{MANIFEST_NAME}.tmp"
+        tmp.write_text(self.manifest.to_json())
+        os.replace(tmp, self.root / MANIFEST_NAME)
+
     def file(self, role: str) -> Path:
         """Path of a listed file, checked against its recorded hash."""
         if role not in self.manifest.files:

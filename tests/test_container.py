@@ -70,7 +70,7 @@ def test_trailing_garbage_rejected():
 @pytest.mark.parametrize(
     "offset,value,match",
     [
-        (4, 2, "version"),
+        (4, 9, "version"),
         (5, 0x80, "flags"),
     ],
 )
@@ -96,3 +96,19 @@ def test_inconsistent_header_fields_rejected_before_payload():
     body[28:32] = struct.pack(">I", 2**31)  # absurd payload size: rejected, nothing allocated
     with pytest.raises(FormatError, match="payload size"):
         container.read(recrc(bytes(body)))
+
+
+def test_version_2_header_round_trip_and_limits():
+    lh, lw = container.latent_size(100, 60)
+    raw = (16 * lh * lw + 7) // 8
+    header = container.Header(b"\x01" * 8, 100, 60, 16, lh, lw, 8, version=2, context_id=b"\xab\xcd\xef\x01")
+    data = container.write(header, bytes(8))
+    assert len(data) == container.HEADER_SIZES[2] + 8 + 4 == 48
+    assert container.read(data) == (header, bytes(8))
+    for cut in range(len(data)):
+        with pytest.raises(FormatError):
+            container.read(data[:cut])
+    for size in (6, raw, raw + 4, 0):  # not whole words, not smaller than the raw bits, empty
+        with pytest.raises(FormatError, match="payload size"):
+            container.write(container.Header(b"\x01" * 8, 100, 60, 16, lh, lw, size, version=2,
+                                             context_id=b"\0" * 4), bytes(size))  # fmt: skip

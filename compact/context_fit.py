@@ -1,0 +1,54 @@
+"""Fit a model's context model on training photos (``compact fit-context``); runs on any backend, no torch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from compact.codec import Codec, as_rgb
+from compact.entropy import CONTEXT_FILE, ContextModel
+from compact.errors import DataError, ImageError
+from compact.image import write_atomic
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def fit_context(codec: Codec, data: Path, max_images: int | None = None,
+                progress: Callable[[Path], None] | None = None) -> ContextModel:  # fmt: skip
+    """Encode every readable image under ``data``, fit the context model, store it in the model folder."""
+    if not data.is_dir():
+        raise DataError(f"data folder not found: {data}")
+    paths = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:max_images]
+    codes = []
+    for path in paths:
+        try:
+            rgb = as_rgb(path)
+        except ImageError:
+            continue  # the fit is statistics over many images; an unreadable one is simply not counted
+        codes.append(codec.encode_bits(rgb))
+        if progress is not None:
+            progress(path)
+    if not codes:
+        raise DataError(f"no readable images under {data}")
+    model = ContextModel.fit(codes)
+    write_atomic(codec.bundle.root / CONTEXT_FILE, model.to_json().encode(), force=True)
+    codec.bundle.register("context", CONTEXT_FILE)
+    return model
+
+
+def raw_and_coded_bits(codes: list[np.ndarray], model: ContextModel) -> tuple[float, float]:
+    """Ideal code length (bits) of ``codes`` under ``model``, against the raw bit count: for reports."""
+    from compact.entropy import PROB_ONE, _anchor_mask, contexts
+
+    raw = coded = 0.0
+    for bits in codes:
+        anchor = _anchor_mask(*bits.shape[1:])
+        for c in range(bits.shape[0]):
+            for p, mask in enumerate((anchor, ~anchor)):
+                prob = model.table[c, p][contexts(bits, c, anchors=(p == 0))[mask]] / PROB_ONE
+                b = bits[c][mask]
+                coded += float(-np.log2(np.where(b == 1, prob, 1 - prob)).sum())
+                raw += b.size
+    return raw, coded
