@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from compact.errors import CompactError, MissingExtraError
+from compact.image import DEFAULT_MAX_PIXELS
 
 app = typer.Typer(
     name="compact",
@@ -55,15 +56,11 @@ def _require(extra: str, *modules: str) -> None:
         raise MissingExtraError(f'this command needs {", ".join(missing)}: pip install "compact[{extra}]"')
 
 
-def _outputs(inputs: list[Path], output: Path | None, suffix: str) -> list[Path]:
-    """One input with -o FILE writes there; otherwise -o is a folder (default: beside each input)."""
-    if output is not None and len(inputs) == 1 and not output.is_dir():
-        return [output]
-    if output is not None:
-        if not output.is_dir():
-            raise CompactError(f"output folder {output} does not exist (with several inputs, -o is a folder)")
-        return [output / (p.stem + suffix) for p in inputs]
-    return [p.with_suffix(suffix) for p in inputs]
+def _single_output(src: Path, output: Path | None, suffix: str) -> Path:
+    """-o FILE, -o FOLDER, or beside the input."""
+    if output is None:
+        return src.with_suffix(suffix)
+    return output / (src.stem + suffix) if output.is_dir() else output
 
 
 def _read(path: Path) -> bytes:
@@ -75,53 +72,101 @@ def _read(path: Path) -> bytes:
         raise CompactError(f"{path} is a folder, not a file") from exc
 
 
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes for folders (default: cores).")]
+MaxPixelsOpt = Annotated[
+    int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard); 0 = no limit.")
+]
+
+
+def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backend: str, jobs: int | None,
+           force: bool, max_pixels: int) -> None:  # fmt: skip
+    """Folders or several files: resumable, parallel, with a progress bar and a summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from compact import batch
+
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    plan = batch.plan(inputs, output, mode)
+    total = sum(job.src.stat().st_size for job in plan)
+    columns = (TextColumn(f"[bold]{mode}"), BarColumn(), TextColumn("{task.fields[files]} files"),
+               TextColumn("{task.percentage:>3.0f}%"), TransferSpeedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(mode, total=total, files=f"0/{len(plan)}")
+        count = 0
+
+        def progress(job: batch.Job, size: int, error: str | None) -> None:
+            nonlocal count
+            count += 1
+            bar.update(task, advance=job.src.stat().st_size, files=f"{count}/{len(plan)}")
+            if error not in (None, "skipped"):
+                bar.console.print(f"failed: {job.src}: {error}", style="red", highlight=False)
+
+        summary = batch.run(plan, mode, model, backend, jobs, force, max_pixels or None, progress)
+    mb = summary.bytes_in / 1e6
+    typer.echo(f"{mode}: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed; "
+               f"{mb:.1f} MB in, {summary.bytes_out / 1e6:.2f} MB out, {summary.seconds:.1f} s "
+               f"({mb / max(summary.seconds, 1e-9):.1f} MB/s)")  # fmt: skip
+    for src, error in summary.failed:
+        typer.echo(f"failed: {src}: {error}", err=True)
+    if summary.failed:
+        raise CompactError(f"{len(summary.failed)} of {len(plan)} files failed")
+
+
 @app.command()
 @handles_errors
 def compress(
-    images: Annotated[list[Path], typer.Argument(help="Images to compress (PNG, JPEG, ... anything Pillow reads).")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (one input) or folder.")] = None,
+    images: Annotated[list[Path], typer.Argument(help="Images or folders (PNG, JPEG, ... anything Pillow reads).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (one image) or folder.")] = None,
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
     force: ForceOpt = False,
+    jobs: JobsOpt = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
-    """Compress images to .cpt files.
+    """Compress images to .cpt files; folders are walked and mirrored into -o, resumably.
 
-    Example: compact compress photo.png -o photo.cpt
+    Example: compact compress photo.png -o photo.cpt     or     compact compress photos/ -o compressed/
     """
+    if len(images) > 1 or images[0].is_dir():
+        _batch(images, output, "compress", model, backend, jobs, force, max_pixels)
+        return
     from compact.codec import Codec
     from compact.image import write_atomic
 
-    codec = Codec(model, backend)
-    for src, dst in zip(images, _outputs(images, output, ".cpt"), strict=True):
-        if dst.exists() and not force:
-            raise CompactError(f"{dst} exists (use --force to overwrite)")
-        data = codec.compress(src)
-        write_atomic(dst, data, force=force)
-        typer.echo(f"{src} -> {dst} ({len(data)} bytes)")
+    src, dst = images[0], _single_output(images[0], output, ".cpt")
+    if dst.exists() and not force:
+        raise CompactError(f"{dst} exists (use --force to overwrite)")
+    data = Codec(model, backend, max_pixels=max_pixels or None).compress(src)
+    write_atomic(dst, data, force=force)
+    typer.echo(f"{src} -> {dst} ({len(data)} bytes)")
 
 
 @app.command()
 @handles_errors
 def decompress(
-    files: Annotated[list[Path], typer.Argument(help=".cpt files to decode.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output image (one input) or folder.")] = None,
+    files: Annotated[list[Path], typer.Argument(help=".cpt files or folders of them.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output image (one file) or folder.")] = None,
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
     force: ForceOpt = False,
+    jobs: JobsOpt = None,
 ) -> None:
-    """Decode .cpt files to PNG images.
+    """Decode .cpt files to PNG images (with alpha and ICC profile when the stream has them).
 
-    Example: compact decompress photo.cpt -o photo.png
+    Example: compact decompress photo.cpt -o photo.png     or     compact decompress compressed/ -o decoded/
     """
+    if len(files) > 1 or files[0].is_dir():
+        _batch(files, output, "decompress", model, backend, jobs, force, 0)
+        return
     from compact.codec import Codec
     from compact.image import save_image
 
-    codec = Codec(model, backend)
-    for src, dst in zip(files, _outputs(files, output, ".png"), strict=True):
-        if dst.exists() and not force:
-            raise CompactError(f"{dst} exists (use --force to overwrite)")
-        save_image(codec.decompress_array(_read(src)), dst, force=force)
-        typer.echo(f"{src} -> {dst}")
+    src, dst = files[0], _single_output(files[0], output, ".png")
+    if dst.exists() and not force:
+        raise CompactError(f"{dst} exists (use --force to overwrite)")
+    save_image(Codec(model, backend).decompress_picture(_read(src)), dst, force=force)
+    typer.echo(f"{src} -> {dst}")
 
 
 @app.command()
@@ -132,12 +177,13 @@ def run(
     model: ModelOpt = "default",
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reconstructions.")] = Path("."),
     force: ForceOpt = False,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Compress and decompress images, write the reconstructions and report size, quality and time.
 
     Example: compact run --backend onnx photo.png   (writes ./photo.compact.png)
     """
-    from compact.codec import Codec, as_rgb
+    from compact.codec import Codec, as_picture
     from compact.image import save_image
     from compact.metrics import psnr
 
@@ -151,10 +197,11 @@ def run(
         dst = output / f"{src.stem}.compact.png"
         if dst.exists() and not force:
             raise CompactError(f"{dst} exists (use --force to overwrite)")
-        rgb = as_rgb(src)
-        data = codec.compress(rgb)
-        rec = codec.decompress_array(data)
+        picture = as_picture(src, max_pixels or None)
+        data = codec.compress(picture)
+        rec = codec.decompress_picture(data)
         save_image(rec, dst, force=force)
+        rgb, rec = picture.rgb, rec.rgb
         h, w = rgb.shape[:2]
         typer.echo(
             f"{src}: {w}x{h}, {len(data)} bytes, {8 * len(data) / (w * h):.4f} bpp, "
@@ -173,7 +220,7 @@ def info(file: Annotated[Path, typer.Argument(help="A .cpt file.")]) -> None:
     from compact import container
 
     data = _read(file)
-    header, _ = container.read(data)
+    header, _, extensions = container.read(data)
     rows = {
         "version": header.version,
         "flags": f"0x{header.flags:02x}",
@@ -184,6 +231,8 @@ def info(file: Annotated[Path, typer.Argument(help="A .cpt file.")]) -> None:
         "image": f"{header.width}x{header.height}",
         "latent (C x h x w)": "x".join(map(str, header.latent_shape)),
         "payload bytes": header.payload_size,
+        "alpha": f"{len(extensions.alpha)} bytes (lossless PNG)" if extensions.alpha is not None else "none",
+        "icc profile": f"{len(extensions.icc)} bytes" if extensions.icc is not None else "none",
         "file bytes": len(data),
         "bits per pixel": f"{8 * len(data) / (header.width * header.height):.4f}",
         "crc32": "ok",

@@ -11,21 +11,39 @@ from PIL import Image
 
 from compact import bits, container, entropy
 from compact.errors import ImageError, ModelMismatchError
-from compact.image import from_model_output, load_image, to_model_input, to_rgb_array
+from compact.image import (
+    DEFAULT_MAX_PIXELS,
+    Picture,
+    decode_alpha,
+    encode_alpha,
+    from_model_output,
+    load_picture,
+    to_model_input,
+    to_picture,
+)
 from compact.manifest import ModelBundle, resolve_model
 from compact.runtimes import Backend, get_backend
 
 ImageLike = str | os.PathLike[str] | Image.Image | np.ndarray
 
 
-def as_rgb(image: ImageLike) -> np.ndarray:
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ImageError(f"expected an HxWx3 uint8 array, got {image.dtype} {image.shape}")
+def as_picture(image: ImageLike | Picture, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+    """A path, PIL image, HxWx3 (RGB) or HxWx4 (RGBA) uint8 array -> Picture."""
+    if isinstance(image, Picture):
         return image
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8 or 0 in image.shape:
+            raise ImageError(f"expected an HxWx3 or HxWx4 uint8 array, got {image.dtype} {image.shape}")
+        if image.shape[2] == 4:
+            return Picture(np.ascontiguousarray(image[..., :3]), np.ascontiguousarray(image[..., 3]))
+        return Picture(image)
     if isinstance(image, Image.Image):
-        return to_rgb_array(image)
-    return load_image(image)
+        return to_picture(image)
+    return load_picture(image, max_pixels)
+
+
+def as_rgb(image: ImageLike) -> np.ndarray:
+    return as_picture(image).rgb
 
 
 @dataclass
@@ -39,13 +57,15 @@ class Codec:
     """Holds one model and one backend session, so many images reuse the loaded networks."""
 
     def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
-                 entropy_coding: bool = True):  # fmt: skip
+                 entropy_coding: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 threads: int | None = None):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
-        self.backend: Backend = get_backend(backend, self.bundle)
+        self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
         self.timings = Timings()
         #: the model's context model, used to write version 2 streams and needed to read them
         self.context = self._load_context()
         self.entropy_coding = entropy_coding
+        self.max_pixels = max_pixels
 
     def _load_context(self) -> entropy.ContextModel | None:
         if "context" not in self.bundle.manifest.files:
@@ -66,9 +86,13 @@ class Codec:
         self.timings.ms["encode"] = (time.perf_counter() - t0) * 1e3
         return bits.binarize(latent[0])
 
-    def compress(self, image: ImageLike) -> bytes:
-        """Version 2 (entropy-coded) when the model has a context model and it saves bytes, else version 1."""
-        rgb = as_rgb(image)
+    def compress(self, image: ImageLike | Picture) -> bytes:
+        """Version 2 (entropy-coded) when the model has a context model and it saves bytes, else version 1.
+
+        Alpha is stored losslessly and the ICC profile verbatim, in extension blocks.
+        """
+        picture = as_picture(image, self.max_pixels)
+        rgb = picture.rgb
         code = self.encode_bits(rgb)
         header = container.Header(
             model_id=self.bundle.manifest.model_id_bytes,
@@ -88,11 +112,12 @@ class Codec:
                 header = replace(header, version=container.ENTROPY_CODED, payload_size=len(coded),
                                  context_id=self.context.context_id_bytes)  # fmt: skip
                 payload = coded
-        return container.write(header, payload)
+        alpha = encode_alpha(picture.alpha) if picture.alpha is not None else None
+        return container.write(header, payload, container.Extensions(alpha, picture.icc))
 
-    def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray]:
-        """Parse and check a stream; return its header and (C, h, w) code."""
-        header, payload = container.read(data)
+    def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray, container.Extensions]:
+        """Parse and check a stream; return its header, (C, h, w) code and extension blocks."""
+        header, payload, extensions = container.read(data)
         if header.model_id != self.bundle.manifest.model_id_bytes:
             raise ModelMismatchError(
                 f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}"
@@ -101,7 +126,7 @@ class Codec:
         if header.channels != expected:
             raise ModelMismatchError(f"stream has {header.channels} latent channels, model expects {expected}")
         if header.version == container.RAW:
-            return header, bits.unpack(payload, header.latent_shape)
+            return header, bits.unpack(payload, header.latent_shape), extensions
         if self.context is None or header.context_id != self.context.context_id_bytes:
             have = self.context.context_id if self.context else "none"
             raise ModelMismatchError(
@@ -110,18 +135,24 @@ class Codec:
         t0 = time.perf_counter()
         code = entropy.decode(payload, header.latent_shape, self.context)
         self.timings.ms["entropy_decode"] = (time.perf_counter() - t0) * 1e3
-        return header, code
+        return header, code, extensions
 
-    def decompress_array(self, data: bytes) -> np.ndarray:
-        header, code = self.decode_bits(data)
+    def decompress_picture(self, data: bytes) -> Picture:
+        header, code, extensions = self.decode_bits(data)
+        alpha = decode_alpha(extensions.alpha, header.width, header.height) if extensions.alpha is not None else None
         symbols = bits.bits_to_symbols(code)[None]
         t0 = time.perf_counter()
         out = self.backend.decode(symbols)
         self.timings.ms["decode"] = (time.perf_counter() - t0) * 1e3
-        return from_model_output(out, header.width, header.height)
+        return Picture(from_model_output(out, header.width, header.height), alpha, extensions.icc)
+
+    def decompress_array(self, data: bytes) -> np.ndarray:
+        """The decoded RGB only (HxWx3 uint8)."""
+        return self.decompress_picture(data).rgb
 
     def decompress(self, data: bytes) -> Image.Image:
-        return Image.fromarray(self.decompress_array(data), "RGB")
+        """A PIL image: RGB, or RGBA when the stream carries alpha; ``info["icc_profile"]`` when it has one."""
+        return self.decompress_picture(data).to_pil()
 
 
 def compress(image: ImageLike, model: str | None = None, backend: str = "auto") -> bytes:

@@ -1,15 +1,16 @@
 """The COMPACT container (specified byte by byte in docs/FORMAT.md).
 
 Version 1 stores the packed code bits; version 2 stores them entropy-coded with the model's context
-model, whose id it records. All integers are big-endian. Each version's header is fixed-size so a reader
-can validate every field, and bound every allocation, before touching the payload.
+model, whose id it records. Flags announce optional extension blocks after the code (a lossless alpha
+plane, an ICC profile). All integers are big-endian. Each version's header is fixed-size so a reader can
+validate every field, and bound every allocation, before touching the payload.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from compact.bits import packed_size
 from compact.config import STRIDE
@@ -25,8 +26,11 @@ CRC_SIZE = 4
 #: Largest side accepted (2**16 - 1 latent cells of 16 px would be ~1 Mpx wide; we cap far lower).
 MAX_SIDE = 65_535
 MAX_LATENT_CHANNELS = 1024
-#: Flags defined so far: none. Readers reject unknown flags instead of misreading a stream.
-KNOWN_FLAGS = 0x00
+FLAG_ALPHA = 0x01  # an alpha block follows the code: the alpha plane as a PNG (mode L, width x height)
+FLAG_ICC = 0x02  # an ICC block follows: the source image's colour profile, to be carried to the output
+#: Readers reject unknown flags instead of misreading a stream.
+KNOWN_FLAGS = FLAG_ALPHA | FLAG_ICC
+MAX_BLOCK = 64 * 1024 * 1024
 
 
 def latent_size(width: int, height: int) -> tuple[int, int]:
@@ -82,16 +86,36 @@ class Header:
             raise FormatError("a version 2 stream needs a 4-byte context id")
 
 
-def write(header: Header, payload: bytes) -> bytes:
+@dataclass(frozen=True)
+class Extensions:
+    """Optional blocks after the code, in flag order: alpha (PNG bytes), then ICC profile bytes."""
+
+    alpha: bytes | None = None
+    icc: bytes | None = None
+
+    @property
+    def flags(self) -> int:
+        return (FLAG_ALPHA if self.alpha is not None else 0) | (FLAG_ICC if self.icc is not None else 0)
+
+    def blocks(self) -> list[bytes]:
+        return [b for b in (self.alpha, self.icc) if b is not None]
+
+
+def write(header: Header, payload: bytes, extensions: Extensions | None = None) -> bytes:
+    """Serialize; the header's flags are set from ``extensions``."""
+    extensions = extensions or Extensions()
+    header = replace(header, flags=extensions.flags)
     header.validate()
     if len(payload) != header.payload_size:
         raise FormatError(f"payload is {len(payload)} bytes, header says {header.payload_size}")
+    if any(len(b) > MAX_BLOCK for b in extensions.blocks()):
+        raise FormatError(f"an extension block exceeds {MAX_BLOCK} bytes")
     ids = (header.model_id, header.context_id) if header.version == ENTROPY_CODED else (header.model_id,)
     head = _HEADERS[header.version].pack(
         MAGIC, header.version, header.flags, *ids, header.width, header.height,
         header.channels, header.latent_height, header.latent_width, header.payload_size,
     )  # fmt: skip
-    body = head + payload
+    body = head + payload + b"".join(struct.pack(">I", len(b)) + b for b in extensions.blocks())
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -116,15 +140,30 @@ def read_header(data: bytes) -> Header:
     return header
 
 
-def read(data: bytes) -> tuple[Header, bytes]:
-    """Parse a whole stream: header, payload and CRC, rejecting any byte too few or too many."""
+def read(data: bytes) -> tuple[Header, bytes, Extensions]:
+    """Parse a whole stream, rejecting any byte too few or too many, then check the CRC."""
     header = read_header(data)
-    expected = header.header_size + header.payload_size + CRC_SIZE
-    if len(data) < expected:
-        raise TruncatedStreamError(f"stream is {len(data)} bytes, header announces {expected}")
-    if len(data) > expected:
-        raise FormatError(f"{len(data) - expected} unexpected bytes after the end of the stream")
-    body, (crc,) = data[:-CRC_SIZE], struct.unpack(">I", data[-CRC_SIZE:])
-    if zlib.crc32(body) != crc:
+    pos = header.header_size + header.payload_size
+    if len(data) < pos + CRC_SIZE:
+        raise TruncatedStreamError(f"stream is {len(data)} bytes, header announces at least {pos + CRC_SIZE}")
+    payload = data[header.header_size : pos]
+    blocks = []
+    for flag in (FLAG_ALPHA, FLAG_ICC):
+        if not header.flags & flag:
+            blocks.append(None)
+            continue
+        if len(data) < pos + 4 + CRC_SIZE:
+            raise TruncatedStreamError("stream ends inside an extension block header")
+        (size,) = struct.unpack_from(">I", data, pos)
+        if size > MAX_BLOCK:
+            raise FormatError(f"extension block of {size} bytes exceeds the {MAX_BLOCK}-byte limit")
+        if len(data) < pos + 4 + size + CRC_SIZE:
+            raise TruncatedStreamError(f"stream ends inside a {size}-byte extension block")
+        blocks.append(data[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    if len(data) > pos + CRC_SIZE:
+        raise FormatError(f"{len(data) - pos - CRC_SIZE} unexpected bytes after the end of the stream")
+    (crc,) = struct.unpack(">I", data[pos:])
+    if zlib.crc32(data[:pos]) != crc:
         raise ChecksumError("CRC32 mismatch: the file is corrupt")
-    return header, body[header.header_size :]
+    return header, payload, Extensions(*blocks)

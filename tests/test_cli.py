@@ -50,7 +50,8 @@ def test_batch_to_folder(photo, tmp_path):
     outdir.mkdir()
     assert invoke("compress", photo, second, "-o", outdir).exit_code == 0
     assert sorted(p.name for p in outdir.iterdir()) == ["photo.cpt", "second.cpt"]
-    assert invoke("compress", photo, second, "-o", tmp_path / "missing").exit_code == 1
+    assert invoke("compress", photo, second, "-o", tmp_path / "new").exit_code == 0  # batch mode makes the folder
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["photo.cpt", "second.cpt"]
 
 
 def test_refuses_to_overwrite_without_force(photo):

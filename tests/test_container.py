@@ -20,7 +20,8 @@ def recrc(body: bytes) -> bytes:
 
 def test_round_trip_and_header_layout():
     data, header = make_stream()
-    parsed, payload = container.read(data)
+    parsed, payload, ext = container.read(data)
+    assert ext == container.Extensions()
     assert parsed == header
     assert len(data) == container.HEADER_SIZE + header.payload_size + container.CRC_SIZE
     assert container.HEADER_SIZE == 32
@@ -72,6 +73,7 @@ def test_trailing_garbage_rejected():
     [
         (4, 9, "version"),
         (5, 0x80, "flags"),
+        (5, 0x04, "flags"),
     ],
 )
 def test_unknown_version_or_flags(offset, value, match):
@@ -104,7 +106,7 @@ def test_version_2_header_round_trip_and_limits():
     header = container.Header(b"\x01" * 8, 100, 60, 16, lh, lw, 8, version=2, context_id=b"\xab\xcd\xef\x01")
     data = container.write(header, bytes(8))
     assert len(data) == container.HEADER_SIZES[2] + 8 + 4 == 48
-    assert container.read(data) == (header, bytes(8))
+    assert container.read(data) == (header, bytes(8), container.Extensions())
     for cut in range(len(data)):
         with pytest.raises(FormatError):
             container.read(data[:cut])

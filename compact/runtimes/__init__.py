@@ -28,20 +28,21 @@ def unavailable_reason(name: str, bundle: ModelBundle) -> str | None:
     return reason
 
 
-def get_backend(name: str, bundle: ModelBundle) -> Backend:
+def get_backend(name: str, bundle: ModelBundle, threads: int | None = None) -> Backend:
+    """``threads`` caps onnxruntime's intra-op threads (batch workers share the cores); others ignore it."""
     if name == "auto":
         reasons = []
         for candidate in AUTO_ORDER:
             reason = unavailable_reason(candidate, bundle)
             if reason is None:
-                return get_backend(candidate, bundle)
+                return get_backend(candidate, bundle, threads)
             reasons.append(reason)
         raise BackendUnavailableError("no backend can run here: " + "; ".join(reasons))
     reason = unavailable_reason(name, bundle)
     if reason is not None:
         raise BackendUnavailableError(reason)
     if name == "onnx":
-        return onnxruntime_backend.OnnxBackend(bundle)
+        return onnxruntime_backend.OnnxBackend(bundle, threads=threads)
     if name == "coreml":
         return coreml_backend.CoreMLBackend(bundle)
     return torch_backend.TorchBackend(bundle)

@@ -1,0 +1,148 @@
+"""Batch compression and decompression of folder trees: parallel, resumable, never half-written.
+
+Each worker process holds its own Codec (so its own onnxruntime session). Outputs are written to a
+temporary file and renamed, so an output that exists is complete: a rerun after Ctrl-C or a crash skips
+it. A bad input is recorded and the batch goes on; the summary lists every failure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compact import container
+from compact.codec import Codec
+from compact.errors import CompactError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".jp2"}
+STREAM_SUFFIX = ".cpt"
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+
+
+def plan(inputs: list[Path], output: Path | None, mode: str) -> list[Job]:
+    """Files map to ``output`` (or their own folder); folders are walked and mirrored under ``output``."""
+    wanted = IMAGE_SUFFIXES if mode == "compress" else {STREAM_SUFFIX}
+    suffix = STREAM_SUFFIX if mode == "compress" else ".png"
+    jobs = []
+    for src in inputs:
+        if src.is_dir():
+            if output is None:
+                raise CompactError(f"{src} is a folder: give an output folder with -o")
+            for path in sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in wanted):
+                jobs.append(Job(path, (output / path.relative_to(src)).with_suffix(suffix)))
+        elif src.exists():
+            jobs.append(Job(src, (output or src.parent) / (src.stem + suffix)))
+        else:
+            raise CompactError(f"no such file or folder: {src}")
+    return jobs
+
+
+def is_done(job: Job, mode: str) -> bool:
+    """An existing output is complete (outputs are renamed into place); a stream is also CRC-checked."""
+    if not job.dst.is_file():
+        return False
+    if mode == "compress":
+        try:
+            container.read(job.dst.read_bytes())
+        except CompactError:
+            return False
+    return True
+
+
+_worker_codec: Codec | None = None  # in a worker process only: its own Codec, made by _init_worker
+
+
+def _init_worker(model: str, backend: str, threads: int | None, max_pixels: int | None) -> None:
+    global _worker_codec
+    _worker_codec = Codec(model, backend, max_pixels=max_pixels, threads=threads)
+
+
+def _process(job: Job, mode: str, codec: Codec) -> tuple[int, int]:
+    """Do one job; returns (bytes in, bytes out). Jobs reaching here have no valid output, so any is replaced."""
+    from compact.image import save_image, write_atomic
+
+    job.dst.parent.mkdir(parents=True, exist_ok=True)
+    size_in = job.src.stat().st_size
+    if mode == "compress":
+        data = codec.compress(job.src)
+        write_atomic(job.dst, data, force=True)
+        return size_in, len(data)
+    save_image(codec.decompress_picture(job.src.read_bytes()), job.dst, force=True)
+    return size_in, job.dst.stat().st_size
+
+
+Outcome = tuple[Job, tuple[int, int] | None, str | None]  # job, (bytes in, bytes out) or None, error
+
+
+def _run_one(job: Job, mode: str, codec: Codec | None = None) -> Outcome:
+    """Run a job with ``codec`` or, in a worker process, the worker's codec; errors become messages."""
+    try:
+        return job, _process(job, mode, codec or _worker_codec), None
+    except CompactError as exc:
+        return job, None, str(exc)
+    except OSError as exc:
+        return job, None, f"{exc.strerror or exc}: {exc.filename or job.src}"
+
+
+Progress = Callable[[Job, int, str | None], None]  # job, bytes in, error (None = ok, "skipped")
+
+
+def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | None = None, force: bool = False,
+        max_pixels: int | None = None, progress: Progress | None = None) -> Summary:  # fmt: skip
+    """Run every job, skipping those already done unless ``force``."""
+    summary = Summary()
+    t0 = time.perf_counter()
+    todo = []
+    for job in jobs:
+        if not force and is_done(job, mode):
+            summary.skipped += 1
+            if progress:
+                progress(job, job.src.stat().st_size, "skipped")
+        else:
+            todo.append(job)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for job, sizes, error in _execute(todo, mode, model, backend, workers, threads, max_pixels):
+        if sizes is None:
+            summary.failed.append((job.src, error or "failed"))
+        else:
+            summary.done += 1
+            summary.bytes_in += sizes[0]
+            summary.bytes_out += sizes[1]
+        if progress:
+            progress(job, sizes[0] if sizes else 0, error)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _execute(todo: list[Job], mode: str, model: str, backend: str, workers: int, threads: int,
+             max_pixels: int | None) -> Iterator[Outcome]:  # fmt: skip
+    args = (model, backend, threads, max_pixels)
+    if workers == 1:
+        codec = Codec(model, backend, max_pixels=max_pixels, threads=threads)
+        for job in todo:
+            yield _run_one(job, mode, codec)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=args) as pool:
+        futures = [pool.submit(_run_one, job, mode) for job in todo]
+        for future in as_completed(futures):
+            yield future.result()

@@ -1,0 +1,66 @@
+"""Batch mode: folder trees mirrored, parallel workers, resumable, bad files reported, non-zero exit."""
+
+import pytest
+from conftest import natural_image
+from PIL import Image
+from typer.testing import CliRunner
+
+from compact import batch, container
+from compact.cli import app
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "photos"
+    for rel in ("a.png", "sub/b.jpg", "sub/deeper/c.png", "d.png"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(natural_image(32, 48, seed=len(rel))).save(path)
+    (root / "notes.txt").write_text("not an image, ignored")
+    return root
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_compress_and_decompress_trees_mirror_the_layout(tree, tmp_path):
+    res = invoke("compress", tree, "-o", tmp_path / "cpt", "--jobs", 2)
+    assert res.exit_code == 0, res.output
+    streams = sorted(p.relative_to(tmp_path / "cpt").as_posix() for p in (tmp_path / "cpt").rglob("*.cpt"))
+    assert streams == ["a.cpt", "d.cpt", "sub/b.cpt", "sub/deeper/c.cpt"]
+    assert "4 done, 0 already done, 0 failed" in res.output
+    res = invoke("decompress", tmp_path / "cpt", "-o", tmp_path / "png", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "png" / "sub" / "deeper" / "c.png").size == (48, 32)
+
+
+def test_rerun_resumes_and_redoes_broken_outputs(tree, tmp_path):
+    out = tmp_path / "cpt"
+    assert invoke("compress", tree, "-o", out, "--jobs", 1).exit_code == 0
+    (out / "a.cpt").unlink()  # as if interrupted before this file
+    (out / "d.cpt").write_bytes((out / "d.cpt").read_bytes()[:-3])  # a corrupt leftover is not "done"
+    res = invoke("compress", tree, "-o", out, "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    assert "2 done, 2 already done, 0 failed" in res.output
+    for path in out.rglob("*.cpt"):
+        container.read(path.read_bytes())
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(tree, tmp_path):
+    (tree / "sub" / "broken.png").write_bytes(b"\x89PNG truncated")
+    res = invoke("compress", tree, "-o", tmp_path / "cpt", "--jobs", 2)
+    assert res.exit_code == 1
+    assert "4 done, 0 already done, 1 failed" in res.output and "broken.png" in res.output
+    assert not (tmp_path / "cpt" / "sub" / "broken.cpt").exists()
+    assert not list((tmp_path / "cpt").rglob("*.partial"))
+
+
+def test_folder_needs_an_output_folder(tree):
+    res = invoke("compress", tree)
+    assert res.exit_code == 1 and "give an output folder" in res.output
+
+
+def test_plan_maps_single_files_beside_themselves(tree):
+    jobs = batch.plan([tree / "a.png", tree / "d.png"], None, "compress")
+    assert [j.dst for j in jobs] == [tree / "a.cpt", tree / "d.cpt"]
