@@ -23,6 +23,7 @@ from compact.image import (
 )
 from compact.manifest import ModelBundle, resolve_model
 from compact.runtimes import Backend, get_backend
+from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
 
 ImageLike = str | os.PathLike[str] | Image.Image | np.ndarray
 
@@ -66,6 +67,8 @@ class Codec:
         self.context = self._load_context()
         self.entropy_coding = entropy_coding
         self.max_pixels = max_pixels
+        #: large images go through the networks in these tiles (exact: the halo covers the receptive field)
+        self.tiles = TileGrid()
 
     def _load_context(self) -> entropy.ContextModel | None:
         if "context" not in self.bundle.manifest.files:
@@ -82,7 +85,11 @@ class Codec:
         if max(width, height) > container.MAX_SIDE:
             raise ImageError(f"{width}x{height} exceeds the format's limit of {container.MAX_SIDE} px per side")
         t0 = time.perf_counter()
-        latent = self.backend.encode(to_model_input(rgb))
+        if needs_tiling(height, width):
+            channels = self.bundle.manifest.config.latent_channels
+            latent = encode_tiled(rgb, self.backend.encode, channels, self.tiles)
+        else:
+            latent = self.backend.encode(to_model_input(rgb))
         self.timings.ms["encode"] = (time.perf_counter() - t0) * 1e3
         return bits.binarize(latent[0])
 
@@ -142,9 +149,12 @@ class Codec:
         alpha = decode_alpha(extensions.alpha, header.width, header.height) if extensions.alpha is not None else None
         symbols = bits.bits_to_symbols(code)[None]
         t0 = time.perf_counter()
-        out = self.backend.decode(symbols)
+        if needs_tiling(header.height, header.width):
+            rgb = decode_tiled(symbols, self.backend.decode, header.width, header.height, self.tiles)
+        else:
+            rgb = from_model_output(self.backend.decode(symbols), header.width, header.height)
         self.timings.ms["decode"] = (time.perf_counter() - t0) * 1e3
-        return Picture(from_model_output(out, header.width, header.height), alpha, extensions.icc)
+        return Picture(rgb, alpha, extensions.icc)
 
     def decompress_array(self, data: bytes) -> np.ndarray:
         """The decoded RGB only (HxWx3 uint8)."""

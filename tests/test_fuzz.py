@@ -1,5 +1,11 @@
-"""Untrusted streams: every malformed input ends in the project's own error, fast and with bounded memory."""
+"""Untrusted streams: every malformed input ends in the project's own error, fast and with bounded memory.
 
+5,000 cases per test by default; the ``slow`` variants run 10x more. For long runs set COMPACT_FUZZ_CASES:
+
+    COMPACT_FUZZ_CASES=1000000 python -m pytest -q tests/test_fuzz.py -k "not slow"
+"""
+
+import os
 import struct
 import zlib
 
@@ -12,7 +18,7 @@ from hypothesis import strategies as st
 from compact.codec import Codec
 from compact.errors import CompactError
 
-CASES = 5000
+CASES = int(os.environ.get("COMPACT_FUZZ_CASES", "5000"))
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +51,23 @@ def _recrc(body: bytes) -> bytes:
 
 
 FUZZ = settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+SLOW = settings(FUZZ, max_examples=10 * CASES, derandomize=False)
 
 
 @FUZZ
 @given(st.data())
 def test_mutated_streams_fail_cleanly(codec, seeds, data):
+    mutate_and_check(codec, seeds, data)
+
+
+@pytest.mark.slow
+@SLOW
+@given(st.data())
+def test_mutated_streams_fail_cleanly_slow(codec, seeds, data):
+    mutate_and_check(codec, seeds, data)
+
+
+def mutate_and_check(codec, seeds, data):
     stream = bytearray(data.draw(st.sampled_from(seeds)))
     kind = data.draw(st.sampled_from(["flip", "truncate", "garbage", "header", "random"]))
     if kind == "flip":

@@ -1,0 +1,79 @@
+"""Tiled encoding and decoding: bounded memory for large images, no seams.
+
+Each tile's core is computed from the core plus a halo of real neighbouring pixels (encoder) or code cells
+(decoder), and only the core is kept, so every output sees nearly the context it would see in one pass.
+Tiles never reach past the image: at the image's borders a tile ends where the image ends, so border
+behaviour (the networks' own zero padding) is the same as for the whole image. Only one tile's floats
+are alive at a time; inputs and outputs stay uint8 / bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from compact.config import STRIDE
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Tiling of a (h, w) latent grid: cores of ``core`` cells, inputs grown by ``halo`` cells per side."""
+
+    core: int = 32  # 512 px
+    halo: int = 4  # 64 px: more than the decoder's receptive field, most of the encoder's
+
+    def spans(self, size: int) -> Iterator[tuple[int, int, int, int]]:
+        """(core start, core end, input start, input end) along one axis, in cells."""
+        for start in range(0, size, self.core):
+            end = min(start + self.core, size)
+            yield start, end, max(0, start - self.halo), min(size, end + self.halo)
+
+
+def _rows(rgb: Array, start: int, stop: int, axis: int) -> Array:
+    """Pixels [start, stop) along ``axis``, repeating the last row/column past the image (edge padding)."""
+    index = np.minimum(np.arange(start, stop), rgb.shape[axis] - 1)
+    return np.take(rgb, index, axis=axis)
+
+
+def encode_tiled(rgb: Array, encode: Callable[[Array], Array], channels: int, grid: TileGrid) -> Array:
+    """HxWx3 uint8 -> (1, C, h, w) latent, one tile at a time."""
+    h, w = -(-rgb.shape[0] // STRIDE), -(-rgb.shape[1] // STRIDE)
+    latent = np.empty((1, channels, h, w), dtype=np.float32)
+    for r0, r1, i0, i1 in grid.spans(h):
+        band = _rows(rgb, i0 * STRIDE, i1 * STRIDE, axis=0)
+        for c0, c1, j0, j1 in grid.spans(w):
+            tile = _rows(band, j0 * STRIDE, j1 * STRIDE, axis=1)
+            x = np.ascontiguousarray(tile.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
+            out = encode(x)
+            latent[:, :, r0:r1, c0:c1] = out[:, :, r0 - i0 : r1 - i0, c0 - j0 : c1 - j0]
+    return latent
+
+
+def decode_tiled(symbols: Array, decode: Callable[[Array], Array], width: int, height: int, grid: TileGrid) -> Array:
+    """(1, C, h, w) ±1 code -> HxWx3 uint8, cropped to (height, width), one tile at a time."""
+    _, _, h, w = symbols.shape
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    for r0, r1, i0, i1 in grid.spans(h):
+        for c0, c1, j0, j1 in grid.spans(w):
+            out = decode(np.ascontiguousarray(symbols[:, :, i0:i1, j0:j1]))
+            core = out[0, :, (r0 - i0) * STRIDE : (r1 - i0) * STRIDE, (c0 - j0) * STRIDE : (c1 - j0) * STRIDE]
+            y0, x0 = r0 * STRIDE, c0 * STRIDE
+            y1, x1 = min(r1 * STRIDE, height), min(c1 * STRIDE, width)
+            if y1 > y0 and x1 > x0:
+                pixels = core[:, : y1 - y0, : x1 - x0].transpose(1, 2, 0)
+                rgb[y0:y1, x0:x1] = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+    return rgb
+
+
+#: Images up to this many (padded) pixels, and no side over MAX_WHOLE_SIDE, go through the networks whole.
+WHOLE_IMAGE_PIXELS = 4_194_304
+MAX_WHOLE_SIDE = 2048  # the largest Core ML shape side
+
+
+def needs_tiling(height: int, width: int) -> bool:
+    hp, wp = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
+    return hp * wp > WHOLE_IMAGE_PIXELS or max(hp, wp) > MAX_WHOLE_SIDE
