@@ -46,6 +46,9 @@ def handles_errors(func: F) -> F:
             _fail(str(exc))
         except OSError as exc:
             _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        except KeyboardInterrupt:
+            typer.echo("interrupted: finished outputs are kept; run the same command again to resume", err=True)
+            raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
 
