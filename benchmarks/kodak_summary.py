@@ -4,7 +4,8 @@
 
 COMPACT: real .cpt bytes (header and CRC included), PSNR on 8-bit RGB. JPEG (4:2:0) and WebP at their lowest
 quality setting (neither reaches COMPACT's rate), and AVIF at the highest quality whose file is no larger than
-COMPACT's file for the same image (quality 0 where even that is larger). Means over the images. A first look, not the full rate-distortion study.
+COMPACT's file for the same image (quality 0 where even that is larger). Means over the images. A first look,
+not the full rate-distortion study.
 """
 
 from __future__ import annotations
@@ -48,12 +49,8 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     args = parser.parse_args()
     codec = Codec(args.model, "onnx")
-    rows: dict[str, list[tuple[int, float, int]]] = {
-        "COMPACT": [],
-        "JPEG q1": [],
-        "WebP q0": [],
-        "AVIF q<=COMPACT size (or q0)": [],
-    }
+    avif = "AVIF q<=COMPACT size (or q0)"
+    rows: dict[str, list[tuple[int, float, int]]] = {"COMPACT": [], "JPEG q1": [], "WebP q0": [], avif: []}
     for path in sorted(args.data.glob("*.png")):
         rgb = as_rgb(path)
         data = codec.compress(rgb)
@@ -61,7 +58,7 @@ def main() -> None:
         rows["JPEG q1"].append((*pillow(rgb, "JPEG", 1), rgb.size // 3))
         rows["WebP q0"].append((*pillow(rgb, "WEBP", 0), rgb.size // 3))
         size, quality, _ = avif_at_most(rgb, len(data))
-        rows["AVIF q<=COMPACT size (or q0)"].append((size, quality, rgb.size // 3))
+        rows[avif].append((size, quality, rgb.size // 3))
     print(f"{len(rows['COMPACT'])} images from {args.data}")
     print("| codec | mean bytes | mean bpp | mean PSNR (dB) |")
     print("|---|---:|---:|---:|")
