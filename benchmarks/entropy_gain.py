@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 from compact import entropy
+from compact.bench import median_ms
 from compact.codec import Codec, as_rgb
-
-
-def _median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def measure(path: Path, raw: Codec, coded: Codec, repeat: int) -> tuple[int, int, float, float, int]:
@@ -36,9 +27,9 @@ def measure(path: Path, raw: Codec, coded: Codec, repeat: int) -> tuple[int, int
         raise SystemExit(f"{path.name}: v1 and v2 reconstructions differ")
     header, code = coded.decode_bits(v2)
     payload = v2[header.header_size : -4]
-    ent_ms = _median_ms(lambda: entropy.decode(payload, header.latent_shape, coded.context), repeat)
+    ent_ms = median_ms(lambda: entropy.decode(payload, header.latent_shape, coded.context), repeat)
     symbols = (code.astype(np.float32) * 2 - 1)[None]
-    net_ms = _median_ms(lambda: coded.backend.decode(symbols), repeat)
+    net_ms = median_ms(lambda: coded.backend.decode(symbols), repeat)
     return len(v1), len(v2), ent_ms, net_ms, rgb.shape[0] * rgb.shape[1]
 
 

@@ -76,3 +76,19 @@ def tiny_onnx_bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFac
     out = tmp_path_factory.mktemp("tiny_export")
     export_model(tiny_checkpoint, out, target="onnx")
     return ModelBundle.load(out)
+
+
+@pytest.fixture(scope="session")
+def default_coreml_exports(tmp_path_factory: pytest.TempPathFactory):
+    """The shipped model exported to ONNX and Core ML, once per precision."""
+    pytest.importorskip("torch")
+    pytest.importorskip("coremltools")
+    from compact.export.bundle import export_model
+    from compact.manifest import ModelBundle, default_model_dir
+
+    out = {}
+    for precision in ("fp16", "fp32"):
+        root = tmp_path_factory.mktemp(f"default_{precision}")
+        export_model(default_model_dir() / "weights.safetensors", root, target="all", precision=precision)
+        out[precision] = ModelBundle.load(root)
+    return out

@@ -17,18 +17,8 @@ IMAGES = {"random-256x256": random_image(256, 256, seed=21), "natural-512x768": 
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """The shipped model exported to Core ML in both precisions."""
-    pytest.importorskip("coremltools")
-    from compact.export.bundle import export_model
-    from compact.manifest import ModelBundle, default_model_dir
-
-    out = {}
-    for precision in ("fp16", "fp32"):
-        root = tmp_path_factory.mktemp(f"mil_{precision}")
-        export_model(default_model_dir() / "weights.safetensors", root, target="coreml", precision=precision)
-        out[precision] = ModelBundle.load(root)
-    return out
+def exports(default_coreml_exports):
+    return default_coreml_exports
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
@@ -104,6 +94,6 @@ def test_parity_command_prints_the_table(exports, tmp_path):
     Image.fromarray(natural_image(256, 256, seed=24)).save(path)
     res = CliRunner().invoke(app, ["parity", "--model", str(exports["fp16"].root), str(path)])
     assert res.exit_code == 0, res.output
-    row = next(line for line in res.output.splitlines() if "coreml-reference" in line)
-    assert "fp16" in row and row.endswith("yes")
-    assert "skipped onnx" in res.output  # this export holds Core ML files only
+    rows = [line for line in res.output.splitlines() if line.startswith("img.png")]
+    assert [r.split()[1:3] for r in rows] == [["onnx", "fp32"], ["coreml-reference", "fp16"]]
+    assert all(r.endswith("yes") for r in rows)

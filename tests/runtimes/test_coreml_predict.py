@@ -14,17 +14,8 @@ IMAGES = {"random-256x256": random_image(256, 256, seed=31), "natural-512x768": 
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    pytest.importorskip("torch")
-    from compact.export.bundle import export_model
-    from compact.manifest import ModelBundle, default_model_dir
-
-    out = {}
-    for precision in ("fp16", "fp32"):
-        root = tmp_path_factory.mktemp(f"predict_{precision}")
-        export_model(default_model_dir() / "weights.safetensors", root, target="all", precision=precision)
-        out[precision] = ModelBundle.load(root)
-    return out
+def exports(default_coreml_exports):
+    return default_coreml_exports
 
 
 @pytest.mark.parametrize("units", ["CPU_ONLY", "CPU_AND_GPU", "ALL"])
