@@ -19,6 +19,8 @@ from compact.errors import FormatError, ImageError, OutputExistsError
 DEFAULT_MAX_PIXELS = 89_478_485
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _ICC_MODES = ("RGB", "RGBA", "P", "PA")  # modes whose ICC profile still describes the RGB we encode
+#: zlib level of written PNGs: level 1 writes a Kodak image in ~30 ms instead of ~160 ms for 17% more bytes
+PNG_LEVEL = 1
 
 
 @dataclass
@@ -157,7 +159,9 @@ def save_image(image: np.ndarray | Picture, path: Path, force: bool = False) -> 
     if fmt == "JPEG" and pil.mode == "RGBA":
         raise ImageError(f"{path}: JPEG cannot store the alpha channel (use .png)")
     buf = io.BytesIO()
-    extra = {"icc_profile": picture.icc} if picture.icc is not None else {}
+    extra: dict[str, object] = {"icc_profile": picture.icc} if picture.icc is not None else {}
+    if fmt == "PNG":
+        extra["compress_level"] = PNG_LEVEL
     try:
         pil.save(buf, format=fmt, **extra)
     except (OSError, ValueError, KeyError) as exc:
