@@ -209,7 +209,7 @@ def run(
         typer.echo(
             f"{src}: {w}x{h}, {len(data)} bytes, {8 * len(data) / (w * h):.4f} bpp, "
             f"{3 * w * h / len(data):.0f}x smaller than raw 24-bit RGB, PSNR {psnr(rgb, rec):.2f} dB, "
-            f"encode {codec.timings.ms['encode']:.0f} ms, decode {codec.timings.ms['decode']:.0f} ms -> {dst}"
+            f"encode {codec.timings['encode']:.0f} ms, decode {codec.timings['decode']:.0f} ms -> {dst}"
         )
 
 

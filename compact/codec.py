@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -47,13 +47,6 @@ def as_rgb(image: ImageLike) -> np.ndarray:
     return as_picture(image).rgb
 
 
-@dataclass
-class Timings:
-    """Milliseconds spent in the last call, split by stage (network time only for encode/decode)."""
-
-    ms: dict[str, float] = field(default_factory=dict)
-
-
 class Codec:
     """Holds one model and one backend session, so many images reuse the loaded networks."""
 
@@ -62,7 +55,8 @@ class Codec:
                  threads: int | None = None):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
-        self.timings = Timings()
+        #: milliseconds of the last call per stage: encode, decode (networks), entropy_encode, entropy_decode
+        self.timings: dict[str, float] = {}
         #: the model's context model, used to write version 2 streams and needed to read them
         self.context = self._load_context()
         self.entropy_coding = entropy_coding
@@ -90,7 +84,7 @@ class Codec:
             latent = encode_tiled(rgb, self.backend.encode, channels, self.tiles)
         else:
             latent = self.backend.encode(to_model_input(rgb))
-        self.timings.ms["encode"] = (time.perf_counter() - t0) * 1e3
+        self.timings["encode"] = (time.perf_counter() - t0) * 1e3
         return bits.binarize(latent[0])
 
     def compress(self, image: ImageLike | Picture) -> bytes:
@@ -114,7 +108,7 @@ class Codec:
         if self.entropy_coding and self.context is not None:
             t0 = time.perf_counter()
             coded = entropy.encode(code, self.context)
-            self.timings.ms["entropy_encode"] = (time.perf_counter() - t0) * 1e3
+            self.timings["entropy_encode"] = (time.perf_counter() - t0) * 1e3
             if len(coded) < len(payload):
                 header = replace(header, version=container.ENTROPY_CODED, payload_size=len(coded),
                                  context_id=self.context.context_id_bytes)  # fmt: skip
@@ -141,7 +135,7 @@ class Codec:
             )
         t0 = time.perf_counter()
         code = entropy.decode(payload, header.latent_shape, self.context)
-        self.timings.ms["entropy_decode"] = (time.perf_counter() - t0) * 1e3
+        self.timings["entropy_decode"] = (time.perf_counter() - t0) * 1e3
         return header, code, extensions
 
     def decompress_picture(self, data: bytes) -> Picture:
@@ -153,7 +147,7 @@ class Codec:
             rgb = decode_tiled(symbols, self.backend.decode, header.width, header.height, self.tiles)
         else:
             rgb = from_model_output(self.backend.decode(symbols), header.width, header.height)
-        self.timings.ms["decode"] = (time.perf_counter() - t0) * 1e3
+        self.timings["decode"] = (time.perf_counter() - t0) * 1e3
         return Picture(rgb, alpha, extensions.icc)
 
     def decompress_array(self, data: bytes) -> np.ndarray:
