@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -192,10 +191,9 @@ def run(
 
     if not output.is_dir():
         raise CompactError(f"output folder {output} does not exist")
-    t0 = time.perf_counter()
     codec = Codec(model, backend)
-    load_ms = (time.perf_counter() - t0) * 1e3
-    typer.echo(f"backend {codec.backend.name}, model {codec.model_id} (loaded in {load_ms:.0f} ms)")
+    coding = "entropy-coded when smaller" if codec.context is not None else "raw bits (no context model)"
+    typer.echo(f"backend {codec.backend.name}, model {codec.model_id}, streams {coding}")
     for src in images:
         dst = output / f"{src.stem}.compact.png"
         if dst.exists() and not force:
@@ -207,9 +205,10 @@ def run(
         rgb, rec = picture.rgb, rec.rgb
         h, w = rgb.shape[:2]
         typer.echo(
-            f"{src}: {w}x{h}, {len(data)} bytes, {8 * len(data) / (w * h):.4f} bpp, "
+            f"{src}: {w}x{h}, {len(data)} bytes (container v{data[4]}), {8 * len(data) / (w * h):.4f} bpp, "
             f"{3 * w * h / len(data):.0f}x smaller than raw 24-bit RGB, PSNR {psnr(rgb, rec):.2f} dB, "
-            f"encode {codec.timings['encode']:.0f} ms, decode {codec.timings['decode']:.0f} ms -> {dst}"
+            f"encode {codec.timings['encode']:.0f} ms, decode {codec.timings['decode']:.0f} ms "
+            f"(networks; the first image includes session start-up) -> {dst}"
         )
 
 
