@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,18 +54,25 @@ def plan(inputs: list[Path], output: Path | None, mode: str) -> list[Job]:
             jobs.append(Job(src, (output or src.parent) / (src.stem + suffix)))
         else:
             raise CompactError(f"no such file or folder: {src}")
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        if job.dst in seen:
+            raise CompactError(f"{seen[job.dst]} and {job.src} would both write {job.dst}")
+        seen[job.dst] = job.src
     return jobs
 
 
-def is_done(job: Job, mode: str) -> bool:
-    """An existing output is complete (outputs are renamed into place); a stream is also CRC-checked."""
+def is_done(job: Job, mode: str, model_id: bytes) -> bool:
+    """An existing output is complete (outputs are renamed into place); a stream must also pass its CRC and
+    come from the same model, so a rerun with another model redoes it."""
     if not job.dst.is_file():
         return False
     if mode == "compress":
         try:
-            container.read(job.dst.read_bytes())
+            header, _, _ = container.read(job.dst.read_bytes())
         except CompactError:
             return False
+        return header.model_id == model_id
     return True
 
 
@@ -101,6 +109,8 @@ def _run_one(job: Job, mode: str, codec: Codec | None = None) -> Outcome:
         return job, None, str(exc)
     except OSError as exc:
         return job, None, f"{exc.strerror or exc}: {exc.filename or job.src}"
+    except Exception as exc:  # noqa: BLE001 - one file's failure is recorded and reported, the batch goes on
+        return job, None, f"{type(exc).__name__}: {exc}"
 
 
 Progress = Callable[[Job, int, str | None], None]  # job, bytes in, error (None = ok, "skipped")
@@ -111,9 +121,11 @@ def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | Non
     """Run every job, skipping those already done unless ``force``."""
     summary = Summary()
     t0 = time.perf_counter()
+    # Made here first so a bad model or backend fails once, clearly, before any worker starts.
+    parent = Codec(model, backend, max_pixels=max_pixels)
     todo = []
     for job in jobs:
-        if not force and is_done(job, mode):
+        if not force and is_done(job, mode, parent.bundle.manifest.model_id_bytes):
             summary.skipped += 1
             if progress:
                 progress(job, job.src.stat().st_size, "skipped")
@@ -145,4 +157,7 @@ def _execute(todo: list[Job], mode: str, model: str, backend: str, workers: int,
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=args) as pool:
         futures = [pool.submit(_run_one, job, mode) for job in todo]
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:
+                raise CompactError(f"a worker process died ({exc}); rerun to resume") from exc

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from compact.errors import CompactError
 from compact.manifest import ModelBundle
 
 
@@ -43,7 +44,7 @@ def gemm_peak_gflops(size: int = 2048, repeat: int = 5) -> float:
     return 2 * size**3 / (ms * 1e-3) / 1e9
 
 
-def conv_macs(onnx_path: Path, height: int, width: int, input_name: str) -> int:
+def conv_macs(onnx_path: Path, height: int, width: int) -> int:
     """Multiply-accumulates of every Conv in an ONNX graph at one input size (needs the onnx package)."""
     import onnx
     from onnx import shape_inference
@@ -83,14 +84,19 @@ class Row:
 
 def bench_images(data: Path, out: Path) -> dict[str, Path]:
     """A Kodak image as given, and a 720p frame and a 12 MP photo resized from it."""
-    src = sorted(data.glob("*.png"))[0] if data.is_dir() else data
-    base = Image.open(src).convert("RGB")
+    from compact.codec import as_picture
+    from compact.image import save_image
+
+    pngs = sorted(data.glob("*.png")) if data.is_dir() else [data]
+    if not pngs:
+        raise CompactError(f"no PNG image in {data}")
+    base = Image.fromarray(as_picture(pngs[0]).rgb)
     out.mkdir(parents=True, exist_ok=True)
-    images = {f"{src.stem}": src}
+    images = {f"{pngs[0].stem}": pngs[0]}
     for name, size in (("frame-720p", (1280, 720)), ("photo-12mp", (4000, 3000))):
         path = out / f"{name}.png"
         if not path.exists():
-            base.resize(size, Image.LANCZOS).save(path, compress_level=1)
+            save_image(np.asarray(base.resize(size, Image.LANCZOS)), path)
         images[name] = path
     return images
 
@@ -149,6 +155,8 @@ def run(data: Path, out: Path, model: str = "default", backends: tuple[str, ...]
     from compact.manifest import resolve_model
     from compact.runtimes import unavailable_reason
 
+    if repeat < 1:
+        raise CompactError("--repeat must be at least 1")
     threads = threads or os.cpu_count() or 1
     bundle: ModelBundle = resolve_model(model)
     images = bench_images(data, out / "images")
@@ -165,7 +173,8 @@ def run(data: Path, out: Path, model: str = "default", backends: tuple[str, ...]
             env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
             proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env)
             if proc.returncode:
-                raise RuntimeError(f"bench of {backend} on {name} failed:\n{proc.stderr[-2000:]}")
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                raise CompactError(f"bench of {backend} on {name} failed: {last}")
             res = json.loads(proc.stdout.strip().splitlines()[-1])
             w, h = Image.open(path).size
             mp = w * h / 1e6
@@ -196,8 +205,8 @@ def _macs_per_pixel(bundle: ModelBundle) -> float | None:
     if importlib.util.find_spec("onnx") is None:
         return None
     size = 256
-    enc = conv_macs(bundle.file("onnx_encoder"), size, size, "image")
-    dec = conv_macs(bundle.file("onnx_decoder"), size // 16, size // 16, "bits")
+    enc = conv_macs(bundle.file("onnx_encoder"), size, size)
+    dec = conv_macs(bundle.file("onnx_decoder"), size // 16, size // 16)
     return (enc + dec) / size**2
 
 

@@ -153,13 +153,14 @@ def decompress(
     backend: BackendOpt = "auto",
     force: ForceOpt = False,
     jobs: JobsOpt = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Decode .cpt files to PNG images (with alpha and ICC profile when the stream has them).
 
     Example: compact decompress photo.cpt -o photo.png     or     compact decompress compressed/ -o decoded/
     """
     if len(files) > 1 or files[0].is_dir():
-        _batch(files, output, "decompress", model, backend, jobs, force, 0)
+        _batch(files, output, "decompress", model, backend, jobs, force, max_pixels)
         return
     from compact.codec import Codec
     from compact.image import save_image
@@ -167,7 +168,7 @@ def decompress(
     src, dst = files[0], _single_output(files[0], output, ".png")
     if dst.exists() and not force:
         raise CompactError(f"{dst} exists (use --force to overwrite)")
-    save_image(Codec(model, backend).decompress_picture(_read(src)), dst, force=force)
+    save_image(Codec(model, backend, max_pixels=max_pixels or None).decompress_picture(_read(src)), dst, force=force)
     typer.echo(f"{src} -> {dst}")
 
 
@@ -407,8 +408,8 @@ def train(
 
     if crop < 16 or crop % 16:
         raise CompactError(f"--crop must be a positive multiple of 16, got {crop}")
-    if steps < 1 or batch_size < 1:
-        raise CompactError("--steps and --batch-size must be positive")
+    if steps < 1 or batch_size < 1 or val_every < 1:
+        raise CompactError("--steps, --batch-size and --val-every must be positive")
     cfg = TrainConfig(
         data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
         model=ModelConfig(channels=channels, latent_channels=latent_channels), val=val,

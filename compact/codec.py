@@ -119,6 +119,11 @@ class Codec:
     def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray, container.Extensions]:
         """Parse and check a stream; return its header, (C, h, w) code and extension blocks."""
         header, payload, extensions = container.read(data)
+        if self.max_pixels is not None and header.width * header.height > self.max_pixels:
+            raise ImageError(
+                f"stream declares {header.width}x{header.height} pixels, over the limit of {self.max_pixels} "
+                "(raise it with --max-pixels)"
+            )
         if header.model_id != self.bundle.manifest.model_id_bytes:
             raise ModelMismatchError(
                 f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}"

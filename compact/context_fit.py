@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from compact.codec import Codec, as_rgb
 from compact.entropy import CONTEXT_FILE, ContextModel
 from compact.errors import DataError, ImageError
@@ -36,19 +34,3 @@ def fit_context(codec: Codec, data: Path, max_images: int | None = None,
     write_atomic(codec.bundle.root / CONTEXT_FILE, model.to_json().encode(), force=True)
     codec.bundle.register("context", CONTEXT_FILE)
     return model
-
-
-def raw_and_coded_bits(codes: list[np.ndarray], model: ContextModel) -> tuple[float, float]:
-    """Ideal code length (bits) of ``codes`` under ``model``, against the raw bit count: for reports."""
-    from compact.entropy import PROB_ONE, _anchor_mask, contexts
-
-    raw = coded = 0.0
-    for bits in codes:
-        anchor = _anchor_mask(*bits.shape[1:])
-        for c in range(bits.shape[0]):
-            for p, mask in enumerate((anchor, ~anchor)):
-                prob = model.table[c, p][contexts(bits, c, anchors=(p == 0))[mask]] / PROB_ONE
-                b = bits[c][mask]
-                coded += float(-np.log2(np.where(b == 1, prob, 1 - prob)).sum())
-                raw += b.size
-    return raw, coded

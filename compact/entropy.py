@@ -94,9 +94,9 @@ class ContextModel:
             if (data["version"], data["prev_channels"], data["prob_bits"]) != (1, PREV_CHANNELS, PROB_BITS):
                 raise ModelError("unsupported context model version or layout")
             table = np.asarray(data["table"], dtype=np.int64).reshape(data["shape"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise ModelError(f"invalid context model: {exc}") from exc
-        if table.shape[1:] != (2, (1 << PREV_CHANNELS) * NEIGHBOUR_STATES):
+        if table.ndim != 3 or table.shape[0] < 1 or table.shape[1:] != (2, (1 << PREV_CHANNELS) * NEIGHBOUR_STATES):
             raise ModelError(f"context table has shape {table.shape}")
         if table.min() < 1 or table.max() >= PROB_ONE:
             raise ModelError("context table has probabilities outside 1..65535")

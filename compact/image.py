@@ -59,10 +59,6 @@ def to_picture(image: Image.Image) -> Picture:
     return Picture(np.asarray(image.convert("RGB")), None, icc or None)
 
 
-def to_rgb_array(image: Image.Image) -> np.ndarray:
-    return to_picture(image).rgb
-
-
 @contextmanager
 def _pixel_limit(max_pixels: int | None) -> Iterator[None]:
     # Pillow's limit is a module global; set it only around our own open() and restore it.
@@ -91,10 +87,6 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_
         raise ImageError(f"{path} is a folder, not an image") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"cannot read image {path}: {exc}") from exc
-
-
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    return load_picture(path).rgb
 
 
 def encode_alpha(alpha: np.ndarray) -> bytes:

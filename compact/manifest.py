@@ -53,6 +53,8 @@ class ModelManifest:
     @classmethod
     def from_json(cls, text: str) -> ModelManifest:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ModelError("manifest is not a JSON object")
         if data.get("manifest_version") != MANIFEST_VERSION:
             raise ModelError(f"unsupported manifest version {data.get('manifest_version')}")
         data["config"] = ModelConfig.from_dict(data["config"])

@@ -61,6 +61,30 @@ def test_folder_needs_an_output_folder(tree):
     assert res.exit_code == 1 and "give an output folder" in res.output
 
 
+def test_two_inputs_for_one_output_are_refused(tree):
+    (tree / "a.jpg").write_bytes((tree / "a.png").read_bytes())
+    res = invoke("compress", tree / "a.png", tree / "a.jpg")
+    assert res.exit_code == 1 and "would both write" in res.output
+
+
+def test_outputs_of_another_model_are_redone(tree, tmp_path):
+    out = tmp_path / "cpt"
+    assert invoke("compress", tree, "-o", out, "-j", 1).exit_code == 0
+    data = bytearray((out / "a.cpt").read_bytes())
+    data[6:14] = bytes(8)  # as if written by another model
+    import struct
+    import zlib
+
+    (out / "a.cpt").write_bytes(bytes(data[:-4]) + struct.pack(">I", zlib.crc32(bytes(data[:-4]))))
+    res = invoke("compress", tree, "-o", out, "-j", 1)
+    assert "1 done, 3 already done" in res.output
+
+
+def test_bad_model_fails_once_before_any_worker(tree, tmp_path):
+    res = invoke("compress", tree, "-o", tmp_path / "cpt", "-j", 2, "-m", tmp_path / "nope")
+    assert res.exit_code == 1 and "no manifest.json" in res.output and "Traceback" not in res.output
+
+
 def test_plan_maps_single_files_beside_themselves(tree):
     jobs = batch.plan([tree / "a.png", tree / "d.png"], None, "compress")
     assert [j.dst for j in jobs] == [tree / "a.cpt", tree / "d.cpt"]

@@ -70,6 +70,13 @@ def test_corrupt_and_truncated_streams_raise_project_errors(codec):
         codec.decompress_array(b"GIF89a" + data[6:])
 
 
+def test_decoder_refuses_streams_over_the_pixel_limit(codec):
+    data = codec.compress(random_image(64, 64))
+    small = Codec("default", backend="onnx", max_pixels=1000)
+    with pytest.raises(ImageError, match="over the limit"):
+        small.decompress_array(data)
+
+
 def test_three_line_api(tmp_path):
     path = tmp_path / "photo.png"
     Image.fromarray(natural_image(48, 64)).save(path)

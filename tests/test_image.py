@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from compact.errors import ImageError, OutputExistsError
-from compact.image import from_model_output, load_image, save_image, to_model_input, write_atomic
+from compact.image import from_model_output, load_picture, save_image, to_model_input, write_atomic
 
 
 @pytest.mark.parametrize("h,w", [(1, 1), (15, 17), (16, 16), (33, 100)])
@@ -30,7 +30,7 @@ def test_any_mode_loads_as_rgb(tmp_path, mode):
     img = base.convert("L").convert("I;16") if mode == "I;16" else base.convert(mode)
     path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
     img.save(path)
-    rgb = load_image(path)
+    rgb = load_picture(path).rgb
     assert rgb.shape == (9, 7, 3) and rgb.dtype == np.uint8
 
 
@@ -40,16 +40,16 @@ def test_exif_orientation_applied(tmp_path):
     exif[0x0112] = 6  # rotate 90 degrees on display
     path = tmp_path / "rot.jpg"
     img.save(path, exif=exif.tobytes())
-    assert load_image(path).shape == (20, 10, 3)
+    assert load_picture(path).rgb.shape == (20, 10, 3)
 
 
 def test_unreadable_and_missing_images_raise_image_error(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     with pytest.raises(ImageError):
-        load_image(bad)
+        load_picture(bad)
     with pytest.raises(ImageError, match="no such image"):
-        load_image(tmp_path / "missing.png")
+        load_picture(tmp_path / "missing.png")
 
 
 def test_write_atomic_refuses_overwrite_and_leaves_no_partial(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from compact.errors import ModelError
@@ -37,7 +39,18 @@ def _previous(out: Path, mid: str) -> ModelManifest | None:
     return old if old.model_id == mid else None
 
 
+def _move_into(staging: Path, out: Path) -> None:
+    """Replace files (and .mlpackage folders) in ``out`` by those built in ``staging``."""
+    for item in staging.iterdir():
+        target = out / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(item, target)
+
+
 def export_model(checkpoint: Path, out: Path, target: str = "all", precision: str = "fp16") -> ModelManifest:
+    """Export into ``out``. Every file is built in a staging folder first and the manifest is written last,
+    so a failed export leaves a previous export in ``out`` untouched."""
     if target not in TARGETS:
         raise ModelError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     model = load_model(checkpoint).freeze()
@@ -48,30 +61,32 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
     files = dict(previous.files) if previous else {}
     coreml_info = dict(previous.coreml) if previous else {}
 
-    save_weights(model, out / WEIGHTS)
-    files["weights"] = WEIGHTS
-    if target in ("onnx", "all"):
-        from compact.export.onnx_export import export_onnx
+    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
+        staging = Path(tmp)
+        save_weights(model, staging / WEIGHTS)
+        files["weights"] = WEIGHTS
+        if target in ("onnx", "all"):
+            from compact.export.onnx_export import export_onnx
 
-        paths = export_onnx(model.encoder, model.decoder, model.config.latent_channels, out, metadata)
-        files.update({role: p.name for role, p in paths.items()})
-    if target in ("coreml", "all"):
-        from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
-        from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
+            paths = export_onnx(model.encoder, model.decoder, model.config.latent_channels, staging, metadata)
+            files.update({role: p.name for role, p in paths.items()})
+        if target in ("coreml", "all"):
+            from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
+            from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
 
-        for name in ("encoder.mlpackage", "decoder.mlpackage"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        paths = export_coreml(model.encoder, model.decoder, model.config.latent_channels, out, precision, metadata)
-        files.update({role: p.name for role, p in paths.items()})
-        coreml_info = {
-            "precision": precision,
-            "io_dtype": "float32",
-            "shapes": "enumerated",
-            "image_shapes_hxw": [f"{h}x{w}" for h, w in IMAGE_SHAPES],
-            "default_shape_hxw": "{}x{}".format(*DEFAULT_SHAPE),
-            "compute_units": "ALL",
-            "minimum_deployment_target": MIN_DEPLOYMENT,
-        }
+            paths = export_coreml(model.encoder, model.decoder, model.config.latent_channels, staging, precision,
+                                  metadata)  # fmt: skip
+            files.update({role: p.name for role, p in paths.items()})
+            coreml_info = {
+                "precision": precision,
+                "io_dtype": "float32",
+                "shapes": "enumerated",
+                "image_shapes_hxw": [f"{h}x{w}" for h, w in IMAGE_SHAPES],
+                "default_shape_hxw": "{}x{}".format(*DEFAULT_SHAPE),
+                "compute_units": "ALL",
+                "minimum_deployment_target": MIN_DEPLOYMENT,
+            }
+        _move_into(staging, out)
     from compact.export.onnx_export import OPSET
 
     manifest = ModelManifest(
@@ -85,5 +100,7 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
         description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, "
         f"{model.config.bits_per_pixel:.4f} bpp before the container header",
     )
-    (out / MANIFEST_NAME).write_text(manifest.to_json())
+    tmp_manifest = out / f".{MANIFEST_NAME}.tmp"
+    tmp_manifest.write_text(manifest.to_json())
+    os.replace(tmp_manifest, out / MANIFEST_NAME)
     return manifest

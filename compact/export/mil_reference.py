@@ -108,10 +108,6 @@ class MilProgramExecutor:
         #: largest |value| each non-const op produced in the last run, by op name
         self.peaks: dict[str, float] = {}
 
-    @property
-    def input_names(self) -> list[str]:
-        return list(self.function.inputs)
-
     def run(self, inputs: dict[str, Array]) -> dict[str, Array]:
         env: dict[str, Array] = {}
         for name, var in self.function.inputs.items():

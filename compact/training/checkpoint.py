@@ -36,14 +36,17 @@ def load_model(path: Path) -> CompactAutoencoder:
         path = path / WEIGHTS
     if not path.is_file():
         raise ModelError(f"checkpoint not found: {path}")
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-    if "config" not in meta:
-        raise ModelError(f"{path} has no COMPACT config in its metadata")
-    model = CompactAutoencoder(ModelConfig.from_dict(json.loads(meta["config"])))
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if "config" not in meta:
+            raise ModelError(f"{path} has no COMPACT config in its metadata")
+        model = CompactAutoencoder(ModelConfig.from_dict(json.loads(meta["config"])))
+        missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    except (SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelError(f"{path} is not a usable COMPACT checkpoint: {exc}") from exc
     if missing or unexpected:
         raise ModelError(f"{path} does not match the model: missing {missing}, unexpected {unexpected}")
     return model
@@ -76,17 +79,19 @@ def save_training_state(out: Path, optimizer: torch.optim.Optimizer, state: dict
 
 
 def load_training_state(out: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    from safetensors import SafetensorError
+
     try:
         state = json.loads((out / "state.json").read_text())
         tensors = load_file(str(out / "optimizer.safetensors"))
-    except (OSError, ValueError) as exc:
+        slots: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key == "torch_rng":
+                continue
+            idx, name = key.split(".", 1)
+            slots.setdefault(int(idx), {})[name] = value.reshape(()) if name == "step" else value
+        optimizer.load_state_dict({"state": slots, "param_groups": state.pop("param_groups")})
+        torch.set_rng_state(tensors["torch_rng"])
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise ModelError(f"cannot resume from {out}: {exc}") from exc
-    slots: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key == "torch_rng":
-            continue
-        idx, name = key.split(".", 1)
-        slots.setdefault(int(idx), {})[name] = value.reshape(()) if name == "step" else value
-    optimizer.load_state_dict({"state": slots, "param_groups": state.pop("param_groups")})
-    torch.set_rng_state(tensors["torch_rng"])
     return state

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from compact.errors import DataError
+from compact.image import to_picture
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -27,7 +28,7 @@ def find_images(root: Path) -> list[Path]:
 
 def is_holdout(path: Path, root: Path, fraction: float) -> bool:
     """Deterministic split by a hash of the relative path, so it survives added files."""
-    key = str(path.relative_to(root)).encode()
+    key = path.relative_to(root).as_posix().encode()
     return (zlib.crc32(key) % 1000) < round(fraction * 1000)
 
 
@@ -36,7 +37,7 @@ def load_rgb(path: Path, min_side: int) -> np.ndarray | None:
     try:
         with Image.open(path) as im:
             im.load()
-            rgb = np.asarray(im.convert("RGB"))
+            rgb = to_picture(im).rgb
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=2)
         return None

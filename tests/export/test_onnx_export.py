@@ -54,3 +54,25 @@ def test_tampered_model_file_is_rejected(tiny_onnx_bundle, tmp_path):
         f.write(b"\0")
     with pytest.raises(ModelError, match="hash"):
         ModelBundle.load(copy).file("onnx_decoder")
+
+
+def test_failed_export_leaves_the_previous_one_intact(tiny_checkpoint, tmp_path, monkeypatch):
+    import compact.export.onnx_export as onnx_export
+    from compact.errors import ModelError as Err
+    from compact.export.bundle import export_model
+
+    out = tmp_path / "model"
+    export_model(tiny_checkpoint, out, target="onnx")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(onnx_export, "export_onnx", broken)
+    with pytest.raises(RuntimeError):
+        export_model(tiny_checkpoint, out, target="onnx")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".export-")]
+    ModelBundle.load(out).file("onnx_decoder")
+    with pytest.raises(Err, match="not a usable COMPACT checkpoint"):
+        export_model(out / "manifest.json", tmp_path / "other")

@@ -32,10 +32,17 @@ def test_auto_picks_onnx_off_macos(default_bundle):
     assert get_backend("auto", default_bundle).name == "onnx"
 
 
-def test_backend_needs_its_files(tiny_onnx_bundle):
-    reason = unavailable_reason("coreml", tiny_onnx_bundle)
-    assert reason is not None  # off macOS: platform; on macOS: no .mlpackage in an onnx-only export
-    assert unavailable_reason("onnx", tiny_onnx_bundle) is None
+def test_backend_needs_its_files(default_bundle, tmp_path):
+    import shutil
+
+    from compact.manifest import ModelBundle
+
+    assert unavailable_reason("onnx", default_bundle) is None
+    copy = tmp_path / "m"
+    shutil.copytree(default_bundle.root, copy)
+    (copy / "encoder.onnx").unlink()
+    reason = unavailable_reason("onnx", ModelBundle.load(copy))
+    assert reason is not None and "onnx encoder" in reason
 
 
 def test_coreml_shape_fitting():

@@ -27,6 +27,9 @@ def photo_dir(tmp_path):
     return root
 
 
+EXPECTED_HOLDOUT = [True, False, False, False, False, False]
+
+
 def _cfg(data, out, **kw):
     base = dict(steps=4, batch_size=2, crop=32, val_crop=48, val_every=2, checkpoint_every=2,
                 model=ModelConfig(channels=8), val_fraction=0.3, threads=1)  # fmt: skip
@@ -63,10 +66,11 @@ def test_training_is_seeded(photo_dir, tmp_path):
     assert ids[0] == ids[1]
 
 
-def test_holdout_split_is_deterministic(photo_dir):
-    paths = find_images(photo_dir)
-    split = [is_holdout(p, photo_dir, 0.3) for p in paths]
-    assert split == [is_holdout(p, photo_dir, 0.3) for p in paths]
+def test_holdout_split_is_fixed_by_relative_path(tmp_path):
+    # a regression guard: the split must not change between versions, machines or folder locations
+    names = ["a.png", "b.png", "sub/c.png", "sub/deeper/d.jpg", "e.png", "f.png"]
+    assert [is_holdout(tmp_path / n, tmp_path, 0.3) for n in names] == EXPECTED_HOLDOUT
+    assert len(find_images(tmp_path)) == 0
 
 
 def test_no_usable_images_is_a_data_error(tmp_path):
