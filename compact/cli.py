@@ -25,7 +25,7 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., None])
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model folder with a manifest.json, or 'default'.")]
-BackendOpt = Annotated[str, typer.Option("--backend", "-b", help="auto, onnx, coreml or torch.")]
+BackendOpt = Annotated[str, typer.Option("--backend", "-b", help="auto, onnx, onnx-int8, coreml or torch.")]
 ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
 
 
@@ -253,6 +253,9 @@ def export(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")] = Path("compact-model"),
     precision: Annotated[str, typer.Option("--precision", help="Core ML compute precision: fp16 or fp32.")] = "fp16",
+    int8_decoder: Annotated[
+        Path | None, typer.Option("--int8-decoder", help="Also write an int8 decoder, calibrated on these photos.")
+    ] = None,
 ) -> None:
     """Export encoder and decoder separately to ONNX and/or Core ML, with a manifest.
 
@@ -266,7 +269,9 @@ def export(
     if precision not in ("fp16", "fp32"):
         raise CompactError(f"unknown precision {precision!r}: choose fp16 or fp32")
     source = checkpoint if checkpoint is not None else default_model_dir() / "weights.safetensors"
-    manifest = export_model(source, out, target, precision)
+    if int8_decoder is not None and target == "coreml":
+        raise CompactError("--int8-decoder quantizes the ONNX decoder: use --target onnx or all")
+    manifest = export_model(source, out, target, precision, int8_decoder)
     typer.echo(f"exported model {manifest.model_id} to {out}:")
     for role, rel in sorted(manifest.files.items()):
         typer.echo(f"  {role:>15}: {out / rel}")
@@ -296,10 +301,10 @@ def parity(
     bundle = resolve_model(model)
     reference = get_backend("torch", bundle)
     candidates, skipped = [], []
-    for name in ("onnx", "coreml"):
+    for name in ("onnx", "onnx-int8", "coreml"):
         reason = unavailable_reason(name, bundle)
         if reason is None:
-            precision = bundle.manifest.coreml.get("precision", "fp16") if name == "coreml" else "fp32"
+            precision = {"onnx": "fp32", "onnx-int8": "int8"}.get(name) or bundle.manifest.coreml.get("precision")
             candidates.append((get_backend(name, bundle), str(precision)))
         else:
             skipped.append(f"{name}: {reason}")

@@ -19,7 +19,7 @@ class Bounds:
     max_flipped: float
 
 
-BOUNDS = {"fp32": Bounds(60.0, 1e-4), "fp16": Bounds(40.0, 1e-3)}
+BOUNDS = {"fp32": Bounds(60.0, 1e-4), "fp16": Bounds(40.0, 1e-3), "int8": Bounds(40.0, 1e-4)}
 
 
 @dataclass(frozen=True)

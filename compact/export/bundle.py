@@ -48,7 +48,8 @@ def _move_into(staging: Path, out: Path) -> None:
         os.replace(item, target)
 
 
-def export_model(checkpoint: Path, out: Path, target: str = "all", precision: str = "fp16") -> ModelManifest:
+def export_model(checkpoint: Path, out: Path, target: str = "all", precision: str = "fp16",
+                 int8_calibration: Path | None = None) -> ModelManifest:  # fmt: skip
     """Export into ``out``. Every file is built in a staging folder first and the manifest is written last,
     so a failed export leaves a previous export in ``out`` untouched."""
     if target not in TARGETS:
@@ -70,6 +71,12 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
 
             paths = export_onnx(model.encoder, model.decoder, model.config.latent_channels, staging, metadata)
             files.update({role: p.name for role, p in paths.items()})
+            if int8_calibration is not None:
+                from compact.export.quantize import quantize_decoder
+
+                int8 = quantize_decoder(paths["onnx_decoder"], paths["onnx_encoder"], int8_calibration,
+                                        staging / "decoder.int8.onnx")  # fmt: skip
+                files["onnx_decoder_int8"] = int8.name
         if target in ("coreml", "all"):
             from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
             from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES

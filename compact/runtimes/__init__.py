@@ -12,11 +12,12 @@ from compact.runtimes.base import Backend
 BACKENDS: dict[str, ModuleType] = {
     coreml_backend.NAME: coreml_backend,
     onnxruntime_backend.NAME: onnxruntime_backend,
+    onnxruntime_backend.INT8_NAME: onnxruntime_backend,
     torch_backend.NAME: torch_backend,
 }
 #: ``auto`` tries these in order: Core ML on Apple hardware, then onnxruntime, then the torch reference.
 AUTO_ORDER = ("coreml", "onnx", "torch")
-_FILES = {"coreml": "coreml_encoder", "onnx": "onnx_encoder", "torch": "weights"}
+_FILES = {"coreml": "coreml_encoder", "onnx": "onnx_encoder", "onnx-int8": "onnx_decoder_int8", "torch": "weights"}
 
 
 def unavailable_reason(name: str, bundle: ModelBundle) -> str | None:
@@ -41,8 +42,8 @@ def get_backend(name: str, bundle: ModelBundle, threads: int | None = None) -> B
     reason = unavailable_reason(name, bundle)
     if reason is not None:
         raise BackendUnavailableError(reason)
-    if name == "onnx":
-        return onnxruntime_backend.OnnxBackend(bundle, threads=threads)
+    if name in ("onnx", "onnx-int8"):
+        return onnxruntime_backend.OnnxBackend(bundle, threads=threads, int8_decoder=name == "onnx-int8")
     if name == "coreml":
         return coreml_backend.CoreMLBackend(bundle)
     return torch_backend.TorchBackend(bundle)

@@ -9,6 +9,7 @@ import numpy as np
 from compact.manifest import ModelBundle
 
 NAME = "onnx"
+INT8_NAME = "onnx-int8"  # float32 encoder, int8 decoder (an opt-in export: compact export --int8-decoder)
 
 
 def unavailable_reason() -> str | None:
@@ -32,10 +33,13 @@ def choose_providers(available: list[str], platform: str = sys.platform) -> list
 class OnnxBackend:
     name = NAME
 
-    def __init__(self, bundle: ModelBundle, providers: list[str] | None = None, threads: int | None = None):
+    def __init__(self, bundle: ModelBundle, providers: list[str] | None = None, threads: int | None = None,
+                 int8_decoder: bool = False):  # fmt: skip
         import onnxruntime as ort
 
         self._ort = ort
+        self.name = INT8_NAME if int8_decoder else NAME
+        self._decoder_role = "onnx_decoder_int8" if int8_decoder else "onnx_decoder"
         self.bundle = bundle
         self.providers = providers or choose_providers(ort.get_available_providers())
         self.threads = threads
@@ -55,4 +59,4 @@ class OnnxBackend:
         return self._session("onnx_encoder").run(["latent"], {"image": image})[0]
 
     def decode(self, symbols: np.ndarray) -> np.ndarray:
-        return self._session("onnx_decoder").run(["image"], {"bits": symbols})[0]
+        return self._session(self._decoder_role).run(["image"], {"bits": symbols})[0]

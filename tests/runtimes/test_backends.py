@@ -17,7 +17,7 @@ def test_provider_choice():
 
 
 def test_unknown_backend_names_the_choices(default_bundle):
-    with pytest.raises(BackendUnavailableError, match="choose from auto, coreml, onnx, torch"):
+    with pytest.raises(BackendUnavailableError, match="choose from auto, coreml, onnx, onnx-int8, torch"):
         get_backend("tensorflow", default_bundle)
 
 

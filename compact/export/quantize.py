@@ -1,0 +1,52 @@
+"""An int8 variant of the decoder (static quantization, onnxruntime.quantization), as an opt-in fast path.
+
+Measured on this 2-core x86 machine: the int8 decoder runs about 2x faster than the float32 one and
+stays above 40 dB PSNR against it, the bound used for fp16 Core ML programs. The encoder is not
+quantized: int8 flips a few percent of the code bits, far outside the 1e-4 parity bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+from compact.codec import as_picture
+from compact.errors import DataError
+from compact.image import to_model_input
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+CALIBRATION_IMAGES = 8
+CROP = 512
+
+
+class _Feeds(CalibrationDataReader):
+    def __init__(self, feeds: list[dict[str, np.ndarray]]):
+        self._feeds = iter(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+
+def calibration_codes(encoder: Path, photos: Path) -> list[np.ndarray]:
+    """Codes (±1) of the central crops of up to 8 photos, from the float32 encoder."""
+    paths = sorted(p for p in photos.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:CALIBRATION_IMAGES]
+    if not paths:
+        raise DataError(f"no calibration photos (PNG or JPEG) under {photos}")
+    session = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
+    codes = []
+    for path in paths:
+        rgb = as_picture(path).rgb
+        top, left = max(0, (rgb.shape[0] - CROP) // 2), max(0, (rgb.shape[1] - CROP) // 2)
+        latent = session.run(None, {"image": to_model_input(rgb[top : top + CROP, left : left + CROP])})[0]
+        codes.append(np.where(latent >= 0, 1.0, -1.0).astype(np.float32))
+    return codes
+
+
+def quantize_decoder(decoder: Path, encoder: Path, photos: Path, out: Path) -> Path:
+    feeds = [{"bits": code} for code in calibration_codes(encoder, photos)]
+    quantize_static(str(decoder), str(out), _Feeds(feeds), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+    return out
