@@ -29,7 +29,7 @@ def codec():
 @pytest.fixture(scope="module")
 def seeds(codec):
     """Valid streams to mutate: raw and (if the model has a context model) entropy-coded, with and without alpha."""
-    rgb = natural_image(40, 72, seed=70)
+    rgb = natural_image(96, 128, seed=70)
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])
     streams = [codec.compress(rgb), codec.compress(rgba)]
     raw = Codec("default", "onnx", entropy_coding=False)

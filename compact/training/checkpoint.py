@@ -26,6 +26,7 @@ def save_weights(model: CompactAutoencoder, path: Path) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = _atomic(path)
     save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config.to_dict())})
+    tmp.chmod(0o644)  # safetensors creates owner-only files; weights are shipped and shared
     os.replace(tmp, path)
 
 

@@ -3,7 +3,8 @@
 beta and gamma must stay non-negative (beta strictly positive) for the normalization to be defined.
 We optimise unconstrained parameters ``p`` and use ``max(p, bound)**2 - pedestal`` so that gradients
 stay well scaled near zero. ``freeze()`` replaces the reparametrized values by constant buffers,
-which keeps export graphs free of the bookkeeping ops.
+which keeps export graphs free of the bookkeeping ops, and computes the forward normalization on a scaled-down
+input so that float16 programs (Core ML) cannot overflow in x**2.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 
 _PEDESTAL = 2.0**-18
+#: frozen (exported) GDN layers square x / EXPORT_SCALE, keeping float16 intermediates far from overflow
+EXPORT_SCALE = 16.0
 
 
 def _lower_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
@@ -53,6 +56,11 @@ class GDN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gamma = self.gamma().reshape(self.channels, self.channels, 1, 1)
+        if self.frozen and not self.inverse:
+            # Same value, computed on x / s: x * rsqrt(b + g x^2) == (x/s) * rsqrt(b/s^2 + g (x/s)^2). Trained
+            # encoders reach |x| ~ 400, whose square overflows float16 (max 65504) in Core ML fp16 programs.
+            z = x * (1.0 / EXPORT_SCALE)
+            return z * torch.rsqrt(F.conv2d(z * z, gamma, self.beta() / EXPORT_SCALE**2))
         norm = F.conv2d(x * x, gamma, self.beta())
         if self.inverse:
             return x * torch.sqrt(norm)

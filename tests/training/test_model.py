@@ -55,4 +55,4 @@ def test_freeze_keeps_outputs_identical():
     with torch.no_grad():
         before = model(x)
         after = model.freeze()(x)
-    assert torch.equal(before, after)
+    assert torch.allclose(before, after, atol=1e-5)  # frozen GDN computes on x / 16: same value, other rounding
