@@ -25,7 +25,7 @@ def measure(path: Path, raw: Codec, coded: Codec, repeat: int) -> tuple[int, int
     v1, v2 = raw.compress(rgb), coded.compress(rgb)
     if not np.array_equal(raw.decompress_array(v1), coded.decompress_array(v2)):
         raise SystemExit(f"{path.name}: v1 and v2 reconstructions differ")
-    header, code = coded.decode_bits(v2)
+    header, code, _ = coded.decode_bits(v2)
     payload = v2[header.header_size : -4]
     ent_ms = median_ms(lambda: entropy.decode(payload, header.latent_shape, coded.context), repeat)
     symbols = (code.astype(np.float32) * 2 - 1)[None]
