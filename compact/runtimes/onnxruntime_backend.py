@@ -49,6 +49,9 @@ class OnnxBackend:
         # Sessions are created on first use: decompress never loads the encoder.
         if role not in self._sessions:
             options = self._ort.SessionOptions()
+            # Memory patterns are planned per input shape and kept: with tiles of several shapes they cost
+            # memory (Kodak: 440 -> 288 MB peak RSS without them) and saved no time in our measurements.
+            options.enable_mem_pattern = False
             if self.threads:
                 options.intra_op_num_threads = self.threads
             path = self.bundle.file(role)
