@@ -84,7 +84,7 @@ def _init_worker(model: str, backend: str, threads: int | None, max_pixels: int 
     _worker_codec = Codec(model, backend, max_pixels=max_pixels, threads=threads)
 
 
-def _process(job: Job, mode: str, codec: Codec) -> tuple[int, int]:
+def process(job: Job, mode: str, codec: Codec) -> tuple[int, int]:
     """Do one job; returns (bytes in, bytes out). Jobs reaching here have no valid output, so any is replaced."""
     from compact.image import save_image, write_atomic
 
@@ -104,7 +104,7 @@ Outcome = tuple[Job, tuple[int, int] | None, str | None]  # job, (bytes in, byte
 def _run_one(job: Job, mode: str, codec: Codec | None = None) -> Outcome:
     """Run a job with ``codec`` or, in a worker process, the worker's codec; errors become messages."""
     try:
-        return job, _process(job, mode, codec or _worker_codec), None
+        return job, process(job, mode, codec or _worker_codec), None
     except CompactError as exc:
         return job, None, str(exc)
     except OSError as exc:

@@ -115,6 +115,21 @@ def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backe
         raise CompactError(f"{len(summary.failed)} of {len(plan)} files failed")
 
 
+def _single(src: Path, output: Path | None, mode: str, model: str, backend: str, force: bool,
+            max_pixels: int) -> None:  # fmt: skip
+    """One file: -o FILE, -o FOLDER or beside the input; an existing output needs --force."""
+    from compact import batch
+    from compact.codec import Codec
+
+    job = batch.Job(src, _single_output(src, output, ".cpt" if mode == "compress" else ".png"))
+    if job.dst.exists() and not force:
+        raise CompactError(f"{job.dst} exists (use --force to overwrite)")
+    if not src.is_file():
+        raise CompactError(f"no such file: {src}")
+    _, size_out = batch.process(job, mode, Codec(model, backend, max_pixels=max_pixels or None))
+    typer.echo(f"{src} -> {job.dst} ({size_out} bytes)")
+
+
 @app.command()
 @handles_errors
 def compress(
@@ -132,16 +147,8 @@ def compress(
     """
     if len(images) > 1 or images[0].is_dir():
         _batch(images, output, "compress", model, backend, jobs, force, max_pixels)
-        return
-    from compact.codec import Codec
-    from compact.image import write_atomic
-
-    src, dst = images[0], _single_output(images[0], output, ".cpt")
-    if dst.exists() and not force:
-        raise CompactError(f"{dst} exists (use --force to overwrite)")
-    data = Codec(model, backend, max_pixels=max_pixels or None).compress(src)
-    write_atomic(dst, data, force=force)
-    typer.echo(f"{src} -> {dst} ({len(data)} bytes)")
+    else:
+        _single(images[0], output, "compress", model, backend, force, max_pixels)
 
 
 @app.command()
@@ -161,15 +168,8 @@ def decompress(
     """
     if len(files) > 1 or files[0].is_dir():
         _batch(files, output, "decompress", model, backend, jobs, force, max_pixels)
-        return
-    from compact.codec import Codec
-    from compact.image import save_image
-
-    src, dst = files[0], _single_output(files[0], output, ".png")
-    if dst.exists() and not force:
-        raise CompactError(f"{dst} exists (use --force to overwrite)")
-    save_image(Codec(model, backend, max_pixels=max_pixels or None).decompress_picture(_read(src)), dst, force=force)
-    typer.echo(f"{src} -> {dst}")
+    else:
+        _single(files[0], output, "decompress", model, backend, force, max_pixels)
 
 
 @app.command()
