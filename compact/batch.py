@@ -18,8 +18,8 @@ from pathlib import Path
 from compact import container
 from compact.codec import Codec
 from compact.errors import CompactError
+from compact.image import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".jp2"}
 STREAM_SUFFIX = ".cpt"
 
 

@@ -8,9 +8,7 @@ from pathlib import Path
 from compact.codec import Codec, as_rgb
 from compact.entropy import CONTEXT_FILE, ContextModel
 from compact.errors import DataError, ImageError
-from compact.image import write_atomic
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from compact.image import find_images, write_atomic
 
 
 def fit_context(codec: Codec, data: Path, max_images: int | None = None,
@@ -18,7 +16,7 @@ def fit_context(codec: Codec, data: Path, max_images: int | None = None,
     """Encode every readable image under ``data``, fit the context model, store it in the model folder."""
     if not data.is_dir():
         raise DataError(f"data folder not found: {data}")
-    paths = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:max_images]
+    paths = find_images(data)[:max_images]
     codes = []
     for path in paths:
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from compact.config import ModelConfig
 from compact.errors import ModelError
+from compact.image import write_atomic
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -92,9 +93,7 @@ class ModelBundle:
         """List a file (already written in the folder) under ``role`` and rewrite manifest.json."""
         self.manifest.files[role] = rel
         self.manifest.hashes[rel] = hash_path(self.root / rel)
-        tmp = self.root / f".{MANIFEST_NAME}.tmp"
-        tmp.write_text(self.manifest.to_json())
-        os.replace(tmp, self.root / MANIFEST_NAME)
+        write_atomic(self.root / MANIFEST_NAME, self.manifest.to_json().encode(), force=True)
 
     def file(self, role: str) -> Path:
         """Path of a listed file, checked against its recorded hash."""

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from compact.errors import ModelError
+from compact.image import write_atomic
 from compact.manifest import MANIFEST_NAME, ModelManifest, hash_path
 from compact.training.checkpoint import WEIGHTS, load_model, model_id, save_weights
 
@@ -107,7 +108,5 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
         description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, "
         f"{model.config.bits_per_pixel:.4f} bpp before the container header",
     )
-    tmp_manifest = out / f".{MANIFEST_NAME}.tmp"
-    tmp_manifest.write_text(manifest.to_json())
-    os.replace(tmp_manifest, out / MANIFEST_NAME)
+    write_atomic(out / MANIFEST_NAME, manifest.to_json().encode(), force=True)
     return manifest

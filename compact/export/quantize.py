@@ -17,9 +17,8 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 
 from compact.codec import as_picture
 from compact.errors import DataError
-from compact.image import to_model_input
+from compact.image import find_images, to_model_input
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 CALIBRATION_IMAGES = 8
 CROP = 512
 
@@ -34,9 +33,9 @@ class _Feeds(CalibrationDataReader):
 
 def calibration_codes(encoder: Path, photos: Path) -> list[np.ndarray]:
     """Codes (±1) of the central crops of up to 8 photos, from the float32 encoder."""
-    paths = sorted(p for p in photos.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:CALIBRATION_IMAGES]
+    paths = find_images(photos)[:CALIBRATION_IMAGES]
     if not paths:
-        raise DataError(f"no calibration photos (PNG or JPEG) under {photos}")
+        raise DataError(f"no calibration photos under {photos}")
     session = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
     codes = []
     for path in paths:

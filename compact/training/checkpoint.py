@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from compact.config import ModelConfig
 from compact.errors import ModelError
+from compact.image import write_atomic
 from compact.training.model import CompactAutoencoder
 
 WEIGHTS = "weights.safetensors"
@@ -74,9 +75,7 @@ def save_training_state(out: Path, optimizer: torch.optim.Optimizer, state: dict
     save_file(tensors, str(tmp))
     os.replace(tmp, out / "optimizer.safetensors")
     full = {**state, "param_groups": opt["param_groups"]}
-    tmp = _atomic(out / "state.json")
-    tmp.write_text(json.dumps(full, indent=1))
-    os.replace(tmp, out / "state.json")
+    write_atomic(out / "state.json", json.dumps(full, indent=1).encode(), force=True)
 
 
 def load_training_state(out: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:

@@ -12,18 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from compact.errors import DataError
-from compact.image import to_picture
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from compact import image
+from compact.errors import DataError, ImageError
 
 
 def find_images(root: Path) -> list[Path]:
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return image.find_images(root)
 
 
 def is_holdout(path: Path, root: Path, fraction: float) -> bool:
@@ -35,10 +32,8 @@ def is_holdout(path: Path, root: Path, fraction: float) -> bool:
 def load_rgb(path: Path, min_side: int) -> np.ndarray | None:
     """Decode ``path`` to HxWx3 uint8, or warn and return None if unreadable or too small."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            rgb = to_picture(im).rgb
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        rgb = image.load_picture(path).rgb
+    except ImageError as exc:
         warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=2)
         return None
     if min(rgb.shape[:2]) < min_side:
