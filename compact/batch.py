@@ -62,9 +62,9 @@ def plan(inputs: list[Path], output: Path | None, mode: str) -> list[Job]:
     return jobs
 
 
-def is_done(job: Job, mode: str, model_id: bytes) -> bool:
+def is_done(job: Job, mode: str, model_id: bytes, channels: int | None = None) -> bool:
     """An existing output is complete (outputs are renamed into place); a stream must also pass its CRC and
-    come from the same model, so a rerun with another model redoes it."""
+    come from the same model at the same quality (``channels``), so a rerun with another one redoes it."""
     if not job.dst.is_file():
         return False
     if mode == "compress":
@@ -72,16 +72,17 @@ def is_done(job: Job, mode: str, model_id: bytes) -> bool:
             header, _, _ = container.read(job.dst.read_bytes())
         except CompactError:
             return False
-        return header.model_id == model_id
+        return header.model_id == model_id and channels in (None, header.channels)
     return True
 
 
 _worker_codec: Codec | None = None  # in a worker process only: its own Codec, made by _init_worker
 
 
-def _init_worker(model: str, backend: str, threads: int | None, max_pixels: int | None) -> None:
+def _init_worker(model: str, backend: str, threads: int | None, max_pixels: int | None,
+                 quality: int | None) -> None:  # fmt: skip
     global _worker_codec
-    _worker_codec = Codec(model, backend, max_pixels=max_pixels, threads=threads)
+    _worker_codec = Codec(model, backend, max_pixels=max_pixels, threads=threads, quality=quality)
 
 
 def process(job: Job, mode: str, codec: Codec) -> tuple[int, int]:
@@ -117,15 +118,17 @@ Progress = Callable[[Job, int, str | None], None]  # job, bytes in, error (None 
 
 
 def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | None = None, force: bool = False,
-        max_pixels: int | None = None, progress: Progress | None = None) -> Summary:  # fmt: skip
+        max_pixels: int | None = None, progress: Progress | None = None,
+        quality: int | None = None) -> Summary:  # fmt: skip
     """Run every job, skipping those already done unless ``force``."""
     summary = Summary()
     t0 = time.perf_counter()
-    # Made here first so a bad model or backend fails once, clearly, before any worker starts.
-    parent = Codec(model, backend, max_pixels=max_pixels)
+    # Made here first so a bad model, backend or quality fails once, clearly, before any worker starts.
+    parent = Codec(model, backend, max_pixels=max_pixels, quality=quality)
+    channels = parent.channels_for(quality)
     todo = []
     for job in jobs:
-        if not force and is_done(job, mode, parent.bundle.manifest.model_id_bytes):
+        if not force and is_done(job, mode, parent.bundle.manifest.model_id_bytes, channels):
             summary.skipped += 1
             if progress:
                 progress(job, job.src.stat().st_size, "skipped")
@@ -133,7 +136,7 @@ def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | Non
             todo.append(job)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    for job, sizes, error in _execute(todo, mode, model, backend, workers, threads, max_pixels):
+    for job, sizes, error in _execute(todo, mode, model, backend, workers, threads, max_pixels, quality):
         if sizes is None:
             summary.failed.append((job.src, error or "failed"))
         else:
@@ -147,10 +150,10 @@ def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | Non
 
 
 def _execute(todo: list[Job], mode: str, model: str, backend: str, workers: int, threads: int,
-             max_pixels: int | None) -> Iterator[Outcome]:  # fmt: skip
-    args = (model, backend, threads, max_pixels)
+             max_pixels: int | None, quality: int | None) -> Iterator[Outcome]:  # fmt: skip
+    args = (model, backend, threads, max_pixels, quality)
     if workers == 1:
-        codec = Codec(model, backend, max_pixels=max_pixels, threads=threads)
+        codec = Codec(model, backend, max_pixels=max_pixels, threads=threads, quality=quality)
         for job in todo:
             yield _run_one(job, mode, codec)
         return

@@ -74,6 +74,15 @@ def _read(path: Path) -> bytes:
         raise CompactError(f"{path} is a folder, not a file") from exc
 
 
+QualityOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--quality",
+        "-q",
+        help="Quality level 1..L of the model (more code channels); default: the "
+        "paper's 16-channel point when the model has it.",
+    ),
+]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes for folders (default: cores).")]
 MaxPixelsOpt = Annotated[
     int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard); 0 = no limit.")
@@ -81,7 +90,7 @@ MaxPixelsOpt = Annotated[
 
 
 def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backend: str, jobs: int | None,
-           force: bool, max_pixels: int) -> None:  # fmt: skip
+           force: bool, max_pixels: int, quality: int | None = None) -> None:  # fmt: skip
     """Folders or several files: resumable, parallel, with a progress bar and a summary."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
@@ -104,7 +113,7 @@ def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backe
             if error not in (None, "skipped"):
                 bar.console.print(f"failed: {job.src}: {error}", style="red", highlight=False)
 
-        summary = batch.run(plan, mode, model, backend, jobs, force, max_pixels or None, progress)
+        summary = batch.run(plan, mode, model, backend, jobs, force, max_pixels or None, progress, quality)
     mb = summary.bytes_in / 1e6
     typer.echo(f"{mode}: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed; "
                f"{mb:.1f} MB in, {summary.bytes_out / 1e6:.2f} MB out, {summary.seconds:.1f} s "
@@ -116,7 +125,7 @@ def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backe
 
 
 def _single(src: Path, output: Path | None, mode: str, model: str, backend: str, force: bool,
-            max_pixels: int) -> None:  # fmt: skip
+            max_pixels: int, quality: int | None = None) -> None:  # fmt: skip
     """One file: -o FILE, -o FOLDER or beside the input; an existing output needs --force."""
     from compact import batch
     from compact.codec import Codec
@@ -126,7 +135,8 @@ def _single(src: Path, output: Path | None, mode: str, model: str, backend: str,
         raise CompactError(f"{job.dst} exists (use --force to overwrite)")
     if not src.is_file():
         raise CompactError(f"no such file: {src}")
-    _, size_out = batch.process(job, mode, Codec(model, backend, max_pixels=max_pixels or None))
+    codec = Codec(model, backend, max_pixels=max_pixels or None, quality=quality)
+    _, size_out = batch.process(job, mode, codec)
     typer.echo(f"{src} -> {job.dst} ({size_out} bytes)")
 
 
@@ -140,15 +150,16 @@ def compress(
     force: ForceOpt = False,
     jobs: JobsOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    quality: QualityOpt = None,
 ) -> None:
     """Compress images to .cpt files; folders are walked and mirrored into -o, resumably.
 
-    Example: compact compress photo.png -o photo.cpt     or     compact compress photos/ -o compressed/
+    Example: compact compress photo.png -o photo.cpt -q 3     or     compact compress photos/ -o compressed/
     """
     if len(images) > 1 or images[0].is_dir():
-        _batch(images, output, "compress", model, backend, jobs, force, max_pixels)
+        _batch(images, output, "compress", model, backend, jobs, force, max_pixels, quality)
     else:
-        _single(images[0], output, "compress", model, backend, force, max_pixels)
+        _single(images[0], output, "compress", model, backend, force, max_pixels, quality)
 
 
 @app.command()
@@ -181,6 +192,7 @@ def run(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reconstructions.")] = Path("."),
     force: ForceOpt = False,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    quality: QualityOpt = None,
 ) -> None:
     """Compress and decompress images, write the reconstructions and report size, quality and time.
 
@@ -192,9 +204,14 @@ def run(
 
     if not output.is_dir():
         raise CompactError(f"output folder {output} does not exist")
-    codec = Codec(model, backend)
+    codec = Codec(model, backend, quality=quality)
     coding = "entropy-coded when smaller" if codec.context is not None else "raw bits (no context model)"
-    typer.echo(f"backend {codec.backend.name}, model {codec.model_id}, streams {coding}")
+    config = codec.bundle.manifest.config
+    level = quality or config.default_quality
+    typer.echo(
+        f"backend {codec.backend.name}, model {codec.model_id}, quality {level}/{config.qualities} "
+        f"({config.channels_for(level)} channels), streams {coding}"
+    )
     for src in images:
         dst = output / f"{src.stem}.compact.png"
         if dst.exists() and not force:
@@ -394,6 +411,11 @@ def train(
     lr: Annotated[float, typer.Option(help="Adam learning rate (decayed x0.3 at 70% and 90%).")] = 1e-4,
     channels: Annotated[int, typer.Option(help="Width N of the hidden layers.")] = 64,
     latent_channels: Annotated[int, typer.Option(help="Binary planes C (16 = 0.0625 bpp).")] = 16,
+    levels: Annotated[
+        str | None,
+        typer.Option(help="Quality levels as channel counts, e.g. 8,16,32,64 (nested channel dropout; last = C)."),
+    ] = None,
+    init: Annotated[Path | None, typer.Option(help="Warm-start from these weights (overlapping slices).")] = None,
     val: Annotated[Path | None, typer.Option(help="Validation folder (default: hold out 5% of --data).")] = None,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -415,10 +437,14 @@ def train(
         raise CompactError(f"--crop must be a positive multiple of 16, got {crop}")
     if steps < 1 or batch_size < 1 or val_every < 1:
         raise CompactError("--steps, --batch-size and --val-every must be positive")
+    try:
+        level_list = tuple(int(v) for v in levels.split(",")) if levels else ()
+        model_config = ModelConfig(channels=channels, latent_channels=latent_channels, levels=level_list)
+    except ValueError as exc:
+        raise CompactError(f"--levels: {exc}") from exc
     cfg = TrainConfig(
-        data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
-        model=ModelConfig(channels=channels, latent_channels=latent_channels), val=val,
-        val_every=val_every, seed=seed, threads=threads, resume=resume,
+        data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr, model=model_config,
+        val=val, val_every=val_every, seed=seed, threads=threads, resume=resume, init=init,
     )  # fmt: skip
     columns = (
         TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

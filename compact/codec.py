@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from compact import bits, container, entropy
-from compact.errors import ImageError, ModelMismatchError
+from compact.errors import ImageError, ModelMismatchError, QualityError
 from compact.image import (
     DEFAULT_MAX_PIXELS,
     Picture,
@@ -52,7 +52,7 @@ class Codec:
 
     def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
                  entropy_coding: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 threads: int | None = None):  # fmt: skip
+                 threads: int | None = None, quality: int | None = None):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
         #: milliseconds of the last call per stage: encode, decode (networks), entropy_encode, entropy_decode
@@ -63,6 +63,16 @@ class Codec:
         self.max_pixels = max_pixels
         #: large images go through the networks in these tiles (exact: the halo covers the receptive field)
         self.tiles = TileGrid()
+        #: quality used when :meth:`compress` is not given one (None: the model's default)
+        self.quality = quality
+        self.channels_for(quality)  # fail now, not at the first image
+
+    def channels_for(self, quality: int | None) -> int:
+        """Code channels sent at ``quality``; raises QualityError for a level the model lacks."""
+        try:
+            return self.bundle.manifest.config.channels_for(quality)
+        except ValueError as exc:
+            raise QualityError(str(exc)) from exc
 
     def _load_context(self) -> entropy.ContextModel | None:
         if "context" not in self.bundle.manifest.files:
@@ -87,14 +97,22 @@ class Codec:
         self.timings["encode"] = (time.perf_counter() - t0) * 1e3
         return bits.binarize(latent[0])
 
-    def compress(self, image: ImageLike | Picture) -> bytes:
+    @property
+    def qualities(self) -> int:
+        """How many quality levels the model offers (1..qualities)."""
+        return self.bundle.manifest.config.qualities
+
+    def compress(self, image: ImageLike | Picture, quality: int | None = None) -> bytes:
         """Version 2 (entropy-coded) when the model has a context model and it saves bytes, else version 1.
 
-        Alpha is stored losslessly and the ICC profile verbatim, in extension blocks.
+        ``quality`` (1..:attr:`qualities`; default :attr:`quality`, else the model's default) picks how
+        many leading code channels are sent; the header's channel count records it. Alpha is stored
+        losslessly and the ICC profile verbatim, in extension blocks.
         """
+        sent = self.channels_for(quality if quality is not None else self.quality)
         picture = as_picture(image, self.max_pixels)
         rgb = picture.rgb
-        code = self.encode_bits(rgb)
+        code = self.encode_bits(rgb)[:sent]
         header = container.Header(
             model_id=self.bundle.manifest.model_id_bytes,
             width=rgb.shape[1],
@@ -128,9 +146,11 @@ class Codec:
             raise ModelMismatchError(
                 f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}"
             )
-        expected = self.bundle.manifest.config.latent_channels
-        if header.channels != expected:
-            raise ModelMismatchError(f"stream has {header.channels} latent channels, model expects {expected}")
+        config = self.bundle.manifest.config
+        if config.quality_of(header.channels) is None:
+            raise ModelMismatchError(
+                f"stream has {header.channels} latent channels, the model's levels are {list(config.levels)}"
+            )
         if header.version == container.RAW:
             return header, bits.unpack(payload, header.latent_shape), extensions
         if self.context is None or header.context_id != self.context.context_id_bytes:
@@ -147,6 +167,9 @@ class Codec:
         header, code, extensions = self.decode_bits(data)
         alpha = decode_alpha(extensions.alpha, header.width, header.height) if extensions.alpha is not None else None
         symbols = bits.bits_to_symbols(code)[None]
+        unsent = self.bundle.manifest.config.latent_channels - code.shape[0]
+        if unsent:  # a lower quality level: the decoder reads unsent channels as 0, as in training
+            symbols = np.concatenate([symbols, np.zeros((1, unsent, *code.shape[1:]), symbols.dtype)], axis=1)
         t0 = time.perf_counter()
         if needs_tiling(header.height, header.width):
             rgb = decode_tiled(symbols, self.backend.decode, header.width, header.height, self.tiles)
@@ -164,9 +187,9 @@ class Codec:
         return self.decompress_picture(data).to_pil()
 
 
-def compress(image: ImageLike, model: str | None = None, backend: str = "auto") -> bytes:
+def compress(image: ImageLike, model: str | None = None, backend: str = "auto", quality: int | None = None) -> bytes:
     """One-shot compression; use :class:`Codec` to reuse sessions across images."""
-    return Codec(model, backend).compress(image)
+    return Codec(model, backend).compress(image, quality)
 
 
 def decompress(data: bytes, model: str | None = None, backend: str = "auto") -> Image.Image:

@@ -19,19 +19,54 @@ class ModelConfig:
     channels: int = 64
     latent_channels: int = 16
     stride: int = STRIDE
+    #: Quality levels: how many leading code channels a stream sends (nested channel dropout trains the
+    #: decoder to read any of these prefixes, with the unsent channels as 0). Empty means one level, C.
+    levels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.latent_channels < 1:
             raise ValueError("channels and latent_channels must be positive")
         if self.stride != STRIDE:
             raise ValueError(f"only stride {STRIDE} is supported")
+        levels = tuple(self.levels) or (self.latent_channels,)
+        if list(levels) != sorted(set(levels)) or levels[0] < 1 or levels[-1] != self.latent_channels:
+            raise ValueError(f"levels must increase strictly and end at latent_channels, got {levels}")
+        object.__setattr__(self, "levels", levels)
+
+    @property
+    def qualities(self) -> int:
+        """Number of quality levels; quality q (1-based) sends ``levels[q - 1]`` channels."""
+        return len(self.levels)
+
+    def channels_for(self, quality: int | None) -> int:
+        """Channels sent at ``quality`` (1..qualities); ``None`` means :attr:`default_quality`."""
+        if quality is None:
+            return self.levels[self.default_quality - 1]
+        if not 1 <= quality <= len(self.levels):
+            raise ValueError(f"quality must be 1..{len(self.levels)} for this model, got {quality}")
+        return self.levels[quality - 1]
+
+    @property
+    def default_quality(self) -> int:
+        """The paper's operating point (16 channels at stride 16) when the model has it, else the top."""
+        return self.quality_of(16) or len(self.levels)
+
+    def quality_of(self, channels: int) -> int | None:
+        """The quality whose level is ``channels``, or None when no level sends that many."""
+        return self.levels.index(channels) + 1 if channels in self.levels else None
 
     @property
     def bits_per_pixel(self) -> float:
         return self.latent_channels / (self.stride * self.stride)
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        # A single-level model is written without the key, so its id and manifest stay as before levels.
+        if self.levels == (self.latent_channels,):
+            del data["levels"]
+        else:
+            data["levels"] = list(self.levels)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ModelConfig:
@@ -39,4 +74,5 @@ class ModelConfig:
             channels=int(data["channels"]),  # type: ignore[arg-type]
             latent_channels=int(data["latent_channels"]),  # type: ignore[arg-type]
             stride=int(data.get("stride", STRIDE)),  # type: ignore[arg-type]
+            levels=tuple(int(v) for v in data.get("levels", ())),  # type: ignore[attr-defined]
         )

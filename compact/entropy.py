@@ -9,6 +9,9 @@ within a channel a checkerboard — first the "anchor" cells ((row + col) even),
 * other cell of channel c: the same K previous-channel bits, and how many of its 4 neighbours in channel
   c (all anchors, so already known) are 1.
 
+A stream at a lower quality level sends only the leading channels of the code; it is coded with the
+leading rows of the same table (every context looks only at earlier channels, so a prefix is self-contained).
+
 Probabilities are fitted on training images once per model and stored as integers (P(bit = 1) in units
 of 2**-16, 1..65535), so the coder sees exactly the same numbers on every machine: ``q / 65536`` is exact
 in binary floating point and no other float enters the decode path.
@@ -133,7 +136,7 @@ def encode(bits: np.ndarray, model: ContextModel) -> bytes:
     """(C, h, w) {0,1} bits -> range-coded payload (big-endian 32-bit words)."""
     import constriction
 
-    if bits.shape[0] != model.channels:
+    if not 1 <= bits.shape[0] <= model.channels:
         raise ModelError(f"code has {bits.shape[0]} channels, the context model {model.channels}")
     encoder = constriction.stream.queue.RangeEncoder()
     family = _coder_model()
@@ -153,7 +156,7 @@ def decode(payload: bytes, shape: tuple[int, int, int], model: ContextModel) -> 
 
     if len(payload) % 4:
         raise FormatError("entropy-coded payload is not a whole number of 32-bit words")
-    if shape[0] != model.channels:
+    if not 1 <= shape[0] <= model.channels:
         raise ModelError(f"stream has {shape[0]} channels, the context model {model.channels}")
     words = np.frombuffer(payload, dtype=">u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)

@@ -45,3 +45,7 @@ class DataError(CompactError):
 
 class OutputExistsError(CompactError):
     """Refusing to overwrite an existing output file."""
+
+
+class QualityError(CompactError):
+    """A quality level the model does not offer."""

@@ -79,6 +79,26 @@ def tiny_onnx_bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="session")
+def tiny_levels_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """A small random model with three quality levels (4, 8, 16 channels), exported to ONNX."""
+    pytest.importorskip("onnx")
+    import torch
+
+    from compact.config import ModelConfig
+    from compact.export.bundle import export_model
+    from compact.manifest import ModelBundle
+    from compact.training.checkpoint import save_weights
+    from compact.training.model import CompactAutoencoder
+
+    torch.manual_seed(1)
+    root = tmp_path_factory.mktemp("tiny_levels")
+    save_weights(CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, levels=(4, 8, 16))),
+                 root / "weights.safetensors")  # fmt: skip
+    export_model(root / "weights.safetensors", root / "model", target="onnx")
+    return ModelBundle.load(root / "model")
+
+
+@pytest.fixture(scope="session")
 def default_coreml_exports(tmp_path_factory: pytest.TempPathFactory):
     """The shipped model exported to ONNX and Core ML, once per precision."""
     pytest.importorskip("torch")

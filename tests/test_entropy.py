@@ -102,7 +102,16 @@ def test_invalid_context_models_and_payloads(golden):
     with pytest.raises(FormatError, match="32-bit words"):
         entropy.decode(stream[:-1], code.shape, model)
     with pytest.raises(ModelError):
-        entropy.decode(stream, (8, *code.shape[1:]), model)
+        entropy.decode(stream, (model.channels + 1, *code.shape[1:]), model)
+
+
+def test_leading_channels_code_alone(golden):
+    """A lower quality level sends a prefix of the channels; it round-trips with the table's first rows."""
+    model, code, _, _ = golden
+    prefix = code[:8]
+    stream = entropy.encode(prefix, model)
+    assert np.array_equal(entropy.decode(stream, prefix.shape, model), prefix)
+    assert len(stream) < len(entropy.encode(code, model))
 
 
 def test_garbage_payloads_give_bits_or_a_format_error(golden):

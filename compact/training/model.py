@@ -80,6 +80,12 @@ def sign_binarize(y: torch.Tensor) -> torch.Tensor:
     return torch.where(y >= 0, 1.0, -1.0).to(y.dtype)
 
 
+def keep_channels(bits: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Zero every channel at or past ``counts[i]`` in sample i: the decoder's view of unsent channels."""
+    index = torch.arange(bits.shape[1], device=bits.device)
+    return bits * (index[None, :] < counts[:, None]).to(bits.dtype)[:, :, None, None]
+
+
 class CompactAutoencoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -87,9 +93,20 @@ class CompactAutoencoder(nn.Module):
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, channels: int | None = None) -> torch.Tensor:
+        """Reconstruct ``x``; ``channels`` sends only that many leading code channels (the rest as 0).
+
+        In training without ``channels`` each sample draws one of the config's levels (nested channel
+        dropout), so one decoder learns every quality level.
+        """
         y = self.encoder(x)
         bits = stochastic_binarize(y) if self.training else sign_binarize(y)
+        if channels is not None:
+            return self.decoder(keep_channels(bits, torch.full((len(x),), channels, device=x.device)))
+        if self.training and len(self.config.levels) > 1:
+            levels = torch.tensor(self.config.levels, device=x.device)
+            drawn = levels[torch.randint(len(levels), (len(x),), device=x.device)]
+            return self.decoder(keep_channels(bits, drawn))
         return self.decoder(bits)
 
     def freeze(self) -> CompactAutoencoder:

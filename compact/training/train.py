@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     resume: bool = False
+    init: Path | None = None  # warm start: copy every tensor (or its overlapping slice) from these weights
 
     def lr_at(self, step: int) -> float:
         """Step decay: x0.3 at 70% and again at 90% of the run."""
@@ -66,11 +67,31 @@ def _split(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
 
 
 @torch.no_grad()
-def validate(model: CompactAutoencoder, batch: torch.Tensor) -> float:
+def validate(model: CompactAutoencoder, batch: torch.Tensor) -> dict[int, float]:
+    """Mean validation PSNR at every quality level (channels sent -> dB)."""
     model.eval()
-    scores = [psnr(model(batch[i : i + 4]), batch[i : i + 4]) for i in range(0, len(batch), 4)]
+    result = {}
+    for level in model.config.levels:
+        scores = [psnr(model(batch[i : i + 4], level), batch[i : i + 4]) for i in range(0, len(batch), 4)]
+        result[level] = float(np.mean(scores))
     model.train()
-    return float(np.mean(scores))
+    return result
+
+
+@torch.no_grad()
+def warm_start(model: CompactAutoencoder, path: Path) -> None:
+    """Copy a smaller or equal model's tensors into ``model``: whole when shapes match, else the
+    overlapping leading slice (e.g. a 16-channel code into the first 16 of 64). Decoder inputs for the
+    new channels start at zero so the old levels keep their quality at step 0."""
+    source = checkpoint.load_model(path).state_dict()
+    for name, tensor in model.state_dict().items():
+        if name not in source or source[name].dim() != tensor.dim():
+            continue
+        old = source[name]
+        if name == "decoder.layers.0.conv.weight" and old.shape[1] < tensor.shape[1]:
+            tensor[:, old.shape[1] :] = 0
+        overlap = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, tensor.shape, strict=True))
+        tensor[overlap] = old[overlap]
 
 
 Reporter = Callable[[int, dict[str, float]], None]
@@ -95,7 +116,10 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
         side = min(cfg.val_crop, min(min(a.shape[:2]) for a in val_set.images) // 16 * 16)
         val_batch = torch.from_numpy(center_crops(val_set, side)).to(device)
 
-    model = CompactAutoencoder(cfg.model).to(device)
+    model = CompactAutoencoder(cfg.model)
+    if cfg.init is not None and not cfg.resume:
+        warm_start(model, cfg.init)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start, best = 0, -math.inf
     if cfg.resume:
@@ -111,7 +135,8 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
         checkpoint.save_weights(model, cfg.out / checkpoint.WEIGHTS)
         state = {"step": step, "best_val_psnr": best, "numpy_rng": rng.bit_generator.state,
                  "config": {**asdict(cfg), "data": str(cfg.data), "out": str(cfg.out),
-                            "val": str(cfg.val) if cfg.val else None}}  # fmt: skip
+                            "val": str(cfg.val) if cfg.val else None,
+                            "init": str(cfg.init) if cfg.init else None}}  # fmt: skip
         checkpoint.save_training_state(cfg.out, optimizer, state)
 
     model.train()
@@ -130,7 +155,12 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
         metrics = {"loss": ema_loss, "psnr": 10 * math.log10(1.0 / ema_loss),
                    "steps_per_s": (done - start) / (time.perf_counter() - t0)}  # fmt: skip
         if val_batch is not None and (done % cfg.val_every == 0 or done == cfg.steps):
-            metrics["val_psnr"] = validate(model, val_batch)
+            per_level = validate(model, val_batch)
+            metrics["val_psnr"] = float(np.mean(list(per_level.values())))
+            metrics.update({f"val_psnr_c{level}": v for level, v in per_level.items()})
+            with open(cfg.out / "log.jsonl", "a") as log:
+                elapsed = time.perf_counter() - t0
+                log.write(json.dumps({"step": done, "elapsed_s": round(elapsed, 1), **metrics}) + "\n")
             if metrics["val_psnr"] > best:
                 best = metrics["val_psnr"]
                 checkpoint.save_weights(model, cfg.out / "best.safetensors")

@@ -56,3 +56,43 @@ def test_freeze_keeps_outputs_identical():
         before = model(x)
         after = model.freeze()(x)
     assert torch.allclose(before, after, atol=1e-5)  # frozen GDN computes on x / 16: same value, other rounding
+
+
+def test_nested_channel_dropout_zeroes_unsent_channels():
+    from compact.training.model import keep_channels
+
+    bits = torch.ones(3, 8, 2, 2)
+    out = keep_channels(bits, torch.tensor([2, 8, 5]))
+    assert out[0, :2].eq(1).all() and out[0, 2:].eq(0).all()
+    assert out[1].eq(1).all()
+    assert out[2, :5].eq(1).all() and out[2, 5:].eq(0).all()
+
+
+def test_forward_at_a_level_decodes_the_masked_code():
+    torch.manual_seed(0)
+    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, levels=(4, 16))).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        bits = sign_binarize(model.encoder(x))
+        bits[:, 4:] = 0
+        assert torch.equal(model(x, 4), model.decoder(bits))
+        assert not torch.equal(model(x, 4), model(x, 16))
+    model.train()
+    torch.manual_seed(1)
+    model(torch.rand(8, 3, 32, 32)).mean().backward()  # the random level per sample trains without error
+    assert model.encoder.layers[0].weight.grad is not None
+
+
+def test_warm_start_keeps_the_old_level_exact(tmp_path):
+    from compact.training.checkpoint import save_weights
+    from compact.training.train import warm_start
+
+    torch.manual_seed(0)
+    old = CompactAutoencoder(ModelConfig(channels=8, latent_channels=4))
+    save_weights(old, tmp_path / "old.safetensors")
+    new = CompactAutoencoder(ModelConfig(channels=8, latent_channels=8, levels=(4, 8)))
+    warm_start(new, tmp_path / "old.safetensors")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(old.eval()(x), new.eval()(x, 4), atol=1e-6)
+        assert torch.allclose(old(x), new(x, 8), atol=1e-6)  # new channels enter the decoder at weight 0
