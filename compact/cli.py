@@ -380,6 +380,46 @@ def bench(
     typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.md'} ({len(result['rows'])} rows)")
 
 
+@app.command("eval")
+@handles_errors
+def eval_command(
+    data: Annotated[Path, typer.Option("--data", help="Folder of test images (e.g. Kodak); never training data.")],
+    codecs: Annotated[str, typer.Option(help="Comma-separated: compact,jpeg,webp,avif,jpeg2000.")] = (
+        "compact,jpeg,webp,avif,jpeg2000"
+    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for CSV, JSON, markdown and plots.")] = Path(
+        "eval-results"
+    ),
+    model: ModelOpt = "default",
+    backend: BackendOpt = "auto",
+    force: ForceOpt = False,
+) -> None:
+    """Rate-distortion of COMPACT (every quality level) against JPEG, WebP, AVIF and JPEG 2000 sweeps.
+
+    Writes per_image.csv, summary.json, summary.md (the README's tables), rd_psnr.png and rd_msssim.png.
+
+    Example: compact eval --data ../shared/data/kodak --out eval-results
+    """
+    _require("eval", "torch", "pytorch_msssim", "bjontegaard", "matplotlib")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from compact.evaluation.run import run_eval
+
+    names = [c.strip() for c in codecs.split(",") if c.strip()]
+    columns = (TextColumn("[bold]eval {task.fields[what]}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("eval", total=None, what="")
+        summary = run_eval(
+            data, names, out, model, backend, force,
+            on_start=lambda total: bar.update(task, total=total),
+            progress=lambda m: bar.update(task, advance=1, what=f"{m.image} {m.codec} {m.setting:g}"),
+        )  # fmt: skip
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"wrote {', '.join(sorted(p.name for p in out.iterdir() if not p.name.startswith('.')))} in {out} "
+               f"({summary['images']} images)")  # fmt: skip
+
+
 @app.command("fit-context")
 @handles_errors
 def fit_context_command(

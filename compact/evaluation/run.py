@@ -1,0 +1,53 @@
+"""``compact eval``: sweep, summarize, and write the CSV, JSON, markdown and plots into one folder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from compact.codec import Codec
+from compact.errors import OutputExistsError
+from compact.evaluation.harness import (
+    COMPACT,
+    Measurement,
+    check_codecs,
+    evaluate,
+    load_images,
+    operating_points,
+    write_csv,
+)
+from compact.evaluation.plots import rd_plots
+from compact.evaluation.report import markdown
+from compact.evaluation.summary import summarize
+from compact.image import write_atomic
+
+OUTPUTS = ("per_image.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_msssim.png")
+
+
+def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", backend: str = "auto",
+             force: bool = False, on_start: Callable[[int], None] | None = None,
+             progress: Callable[[Measurement], None] | None = None) -> dict:  # fmt: skip
+    """Evaluate and write every output; existing outputs need ``force`` (checked before any work)."""
+    check_codecs(codecs)
+    out.mkdir(parents=True, exist_ok=True)
+    existing = [out / name for name in OUTPUTS if (out / name).exists()]
+    if existing and not force:
+        raise OutputExistsError(f"{existing[0]} exists (use --force to overwrite)")
+    images = load_images(data)
+    compact = Codec(model, backend) if COMPACT in codecs else None
+    if on_start is not None:
+        on_start(len(images) * operating_points(codecs, compact))
+    rows = evaluate(images, codecs, compact, progress)
+    default = compact.bundle.manifest.config.default_quality if compact else None
+    summary = summarize(rows, default)
+    if compact is not None:
+        summary["model"] = {"id": compact.model_id, "levels": list(compact.bundle.manifest.config.levels)}
+    tmp_csv = out / ".per_image.csv.partial"
+    write_csv(rows, tmp_csv)
+    tmp_csv.replace(out / "per_image.csv")
+    write_atomic(out / "summary.json", json.dumps(summary, indent=1).encode(), force=True)
+    write_atomic(out / "summary.md", markdown(summary).encode(), force=True)
+    for name, png in rd_plots(summary).items():
+        write_atomic(out / name, png, force=True)
+    return summary
