@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from compact.errors import ModelError
+from compact.export.fold import fold_for_export
 from compact.image import write_atomic
 from compact.manifest import MANIFEST_NAME, ModelManifest, hash_path
 from compact.training.checkpoint import WEIGHTS, load_model, model_id, save_weights
@@ -57,6 +58,7 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
         raise ModelError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     model = load_model(checkpoint).freeze()
     mid = model_id(model)
+    graphs = fold_for_export(model)  # what the runtimes execute; the weights file keeps the trained tensors
     out.mkdir(parents=True, exist_ok=True)
     metadata = {"model_id": mid, "config": json.dumps(model.config.to_dict()), "compact_format": "1"}
     previous = _previous(out, mid)
@@ -70,7 +72,7 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
         if target in ("onnx", "all"):
             from compact.export.onnx_export import export_onnx
 
-            paths = export_onnx(model.encoder, model.decoder, model.config.latent_channels, staging, metadata)
+            paths = export_onnx(graphs.encoder, graphs.decoder, model.config.latent_channels, staging, metadata)
             files.update({role: p.name for role, p in paths.items()})
             if int8_calibration is not None:
                 from compact.export.quantize import quantize_decoder
@@ -82,7 +84,7 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
             from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
             from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
 
-            paths = export_coreml(model.encoder, model.decoder, model.config.latent_channels, staging, precision,
+            paths = export_coreml(graphs.encoder, graphs.decoder, model.config.latent_channels, staging, precision,
                                   metadata)  # fmt: skip
             files.update({role: p.name for role, p in paths.items()})
             coreml_info = {

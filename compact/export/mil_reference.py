@@ -70,6 +70,7 @@ OPS: dict[str, Callable[..., Array]] = {
     "add": lambda x, y: x + y,
     "sub": lambda x, y: x - y,
     "mul": lambda x, y: x * y,
+    "real_div": lambda x, y: x / y,
     "sqrt": lambda x: np.sqrt(x),
     "rsqrt": lambda x, epsilon=1e-12: 1.0 / np.sqrt(x + epsilon),
     "tanh": lambda x: np.tanh(x),

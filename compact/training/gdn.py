@@ -36,6 +36,8 @@ class GDN(nn.Module):
         self.beta_raw = nn.Parameter(torch.sqrt(torch.ones(channels) + _PEDESTAL))
         self.gamma_raw = nn.Parameter(torch.sqrt(gamma_init * torch.eye(channels) + _PEDESTAL))
         self.frozen = False
+        #: set by the exporter when the preceding convolution already divides by EXPORT_SCALE
+        self.prescaled = False
 
     def beta(self) -> torch.Tensor:
         if self.frozen:
@@ -56,6 +58,10 @@ class GDN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gamma = self.gamma().reshape(self.channels, self.channels, 1, 1)
+        if self.frozen and not self.inverse and self.prescaled:
+            # x is already x / s (folded into the convolution before): one op fewer per layer, and Div
+            # instead of Sqrt + Reciprocal + Mul in the exported graph.
+            return x / torch.sqrt(F.conv2d(x * x, gamma, self.beta() / EXPORT_SCALE**2))
         if self.frozen and not self.inverse:
             # Same value, computed on x / s: x * rsqrt(b + g x^2) == (x/s) * rsqrt(b/s^2 + g (x/s)^2). Trained
             # encoders reach |x| ~ 400, whose square overflows float16 (max 65504) in Core ML fp16 programs.

@@ -63,9 +63,12 @@ class Decoder(nn.Module):
             UpConv(n, n, 3, 2), GDN(n, inverse=True),
             UpConv(n, 3, 3, 2),
         )  # fmt: skip
+        #: added to the output; the exporter folds it into the last convolution's bias and sets it to 0
+        self.offset = 0.5
 
     def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        return self.layers(bits) + 0.5
+        out = self.layers(bits)
+        return out + self.offset if self.offset else out
 
 
 def stochastic_binarize(y: torch.Tensor) -> torch.Tensor:
