@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -64,37 +65,58 @@ def _measure(name: str, codec: str, setting: float, rgb: np.ndarray, data: bytes
     return Measurement(name, codec, setting, len(data), 8 * len(data) / (w * h), psnr(rgb, rec), msssim(rgb, rec), w, h)
 
 
-def sweep(images: list[tuple[str, np.ndarray]], codecs: list[str], compact: Codec | None) -> Iterator[Measurement]:
-    """Yield one measurement per (image, codec, setting); COMPACT's settings are its quality levels."""
-    for name, rgb in images:
-        for codec in codecs:
-            if codec == COMPACT:
-                if compact is None:
-                    raise DataError("COMPACT is in --codecs but no model was given")
-                for quality in range(1, compact.qualities + 1):
-                    data = compact.compress(rgb, quality=quality)
-                    yield _measure(name, codec, quality, rgb, data, compact.decompress_array(data))
-                continue
-            ref = REFERENCE_CODECS[codec]
-            for setting in ref.settings:
-                data = ref.encode(rgb, setting)
-                yield _measure(name, codec, setting, rgb, data, ref.decode(data))
-
-
-def evaluate(images: list[tuple[str, np.ndarray]], codecs: list[str], compact: Codec | None,
-             progress: Callable[[Measurement], None] | None = None) -> list[Measurement]:  # fmt: skip
+def measure_image(name: str, rgb: np.ndarray, codecs: list[str], compact: Codec | None) -> list[Measurement]:
+    """Every (codec, setting) point of one image; COMPACT's settings are its quality levels."""
     rows = []
-    for row in sweep(images, codecs, compact):
-        rows.append(row)
-        if progress is not None:
-            progress(row)
+    for codec in codecs:
+        if codec == COMPACT:
+            if compact is None:
+                raise DataError("COMPACT is in --codecs but no model was given")
+            for quality in range(1, compact.qualities + 1):
+                data = compact.compress(rgb, quality=quality)
+                rows.append(_measure(name, codec, quality, rgb, data, compact.decompress_array(data)))
+            continue
+        ref = REFERENCE_CODECS[codec]
+        for setting in ref.settings:
+            data = ref.encode(rgb, setting)
+            rows.append(_measure(name, codec, setting, rgb, data, ref.decode(data)))
     return rows
 
 
-def operating_points(codecs: list[str], compact: Codec | None) -> int:
-    """Points per image, for a progress bar."""
-    return sum(compact.qualities if c == COMPACT and compact else len(REFERENCE_CODECS[c].settings)
-               for c in codecs if c == COMPACT or c in REFERENCE_CODECS)  # fmt: skip
+_worker: tuple[list[str], Codec | None] | None = None  # in a worker process only, made by _init_worker
+
+
+def _init_worker(codecs: list[str], model: str, backend: str) -> None:
+    import torch
+
+    global _worker
+    torch.set_num_threads(1)  # one image per process: the processes are the parallelism
+    _worker = (codecs, Codec(model, backend, threads=1) if COMPACT in codecs else None)
+
+
+def _measure_in_worker(name: str, rgb: np.ndarray) -> list[Measurement]:
+    assert _worker is not None, "worker not initialised"
+    return measure_image(name, rgb, *_worker)
+
+
+def evaluate(images: list[tuple[str, np.ndarray]], codecs: list[str], compact: Codec | None,
+             progress: Callable[[str], None] | None = None, jobs: int = 1,
+             model: str = "default", backend: str = "auto") -> list[Measurement]:  # fmt: skip
+    """Measure every image; with ``jobs`` > 1 images are spread over processes, each with its own codec
+    (``model``/``backend``), and rows come back in image order either way."""
+    if jobs <= 1:
+        rows = []
+        for name, rgb in images:
+            rows += measure_image(name, rgb, codecs, compact)
+            if progress is not None:
+                progress(name)
+        return rows
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(codecs, model, backend)) as pool:
+        futures = {pool.submit(_measure_in_worker, name, rgb): name for name, rgb in images}
+        for future in as_completed(futures):
+            if progress is not None:
+                progress(futures[future])
+        return [row for future in futures for row in future.result()]
 
 
 def write_csv(rows: list[Measurement], path: Path) -> None:

@@ -10,11 +10,9 @@ from compact.codec import Codec
 from compact.errors import OutputExistsError
 from compact.evaluation.harness import (
     COMPACT,
-    Measurement,
     check_codecs,
     evaluate,
     load_images,
-    operating_points,
     write_csv,
 )
 from compact.evaluation.plots import rd_plots
@@ -26,8 +24,8 @@ OUTPUTS = ("per_image.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_mss
 
 
 def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", backend: str = "auto",
-             force: bool = False, on_start: Callable[[int], None] | None = None,
-             progress: Callable[[Measurement], None] | None = None) -> dict:  # fmt: skip
+             force: bool = False, jobs: int = 1, on_start: Callable[[int], None] | None = None,
+             progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
     """Evaluate and write every output; existing outputs need ``force`` (checked before any work)."""
     check_codecs(codecs)
     out.mkdir(parents=True, exist_ok=True)
@@ -37,8 +35,8 @@ def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", b
     images = load_images(data)
     compact = Codec(model, backend) if COMPACT in codecs else None
     if on_start is not None:
-        on_start(len(images) * operating_points(codecs, compact))
-    rows = evaluate(images, codecs, compact, progress)
+        on_start(len(images))
+    rows = evaluate(images, codecs, compact, progress, jobs, model, backend)
     default = compact.bundle.manifest.config.default_quality if compact else None
     summary = summarize(rows, default)
     if compact is not None:

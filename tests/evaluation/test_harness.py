@@ -71,6 +71,13 @@ def test_sweep_measures_compact_from_its_container_bytes(images):
         assert 0 < row.msssim < 1
 
 
+def test_worker_processes_give_the_same_rows(images):
+    loaded = load_images(images)
+    one = evaluate(loaded, ["compact", "webp"], Codec("default", backend="onnx"))
+    two = evaluate(loaded, ["compact", "webp"], None, jobs=2, backend="onnx")
+    assert one == two
+
+
 def test_bad_inputs_are_clear_errors(tmp_path, images):
     with pytest.raises(DataError, match="unknown codec"):
         check_codecs(["compact", "gif"])
