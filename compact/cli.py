@@ -263,6 +263,21 @@ def info(file: Annotated[Path, typer.Argument(help="A .cpt file.")]) -> None:
 
 @app.command()
 @handles_errors
+def web(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 8765,
+    model: ModelOpt = "default",
+) -> None:
+    """Serve a page that decodes .cpt files (and compresses images) in the browser, with onnxruntime-web.
+
+    Needs the build step once: compact/runtimes/web/build.sh (npm ci). Example: compact web --port 8765
+    """
+    from compact.web import serve
+
+    serve(port, model)
+
+
+@app.command()
+@handles_errors
 def export(
     target: Annotated[str, typer.Option("--target", "-t", help="onnx, coreml or all.")] = "all",
     checkpoint: Annotated[
@@ -393,6 +408,7 @@ def eval_command(
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
     force: ForceOpt = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes, one image each at a time.")] = 1,
 ) -> None:
     """Rate-distortion of COMPACT (every quality level) against JPEG, WebP, AVIF and JPEG 2000 sweeps.
 
@@ -407,13 +423,13 @@ def eval_command(
 
     names = [c.strip() for c in codecs.split(",") if c.strip()]
     columns = (TextColumn("[bold]eval {task.fields[what]}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())  # fmt: skip
+               TextColumn("{task.completed}/{task.total} images"), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("eval", total=None, what="")
         summary = run_eval(
-            data, names, out, model, backend, force,
+            data, names, out, model, backend, force, max(1, jobs),
             on_start=lambda total: bar.update(task, total=total),
-            progress=lambda m: bar.update(task, advance=1, what=f"{m.image} {m.codec} {m.setting:g}"),
+            progress=lambda name: bar.update(task, advance=1, what=name),
         )  # fmt: skip
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"wrote {', '.join(sorted(p.name for p in out.iterdir() if not p.name.startswith('.')))} in {out} "

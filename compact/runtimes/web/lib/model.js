@@ -1,0 +1,65 @@
+// A model folder as the page sees it: manifest.json, the context model and the ONNX files it lists,
+// each checked against the manifest's SHA-256 before use. Nothing here hard-codes a model's shape.
+
+import { ModelError } from "./errors.js";
+import { contextId, parseContext } from "./entropy.js";
+
+const BIT_ORDER = "chw-c-order;plus1=1;msb-first";
+
+async function sha256(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Parse and check manifest.json; returns what the codec needs. */
+export function parseManifest(text) {
+  let m;
+  try {
+    m = JSON.parse(text);
+  } catch (err) {
+    throw new ModelError(`invalid manifest: ${err.message}`);
+  }
+  if (m.manifest_version !== 1) throw new ModelError(`unsupported manifest version ${m.manifest_version}`);
+  if (!/^[0-9a-f]{16}$/.test(m.model_id ?? "")) throw new ModelError(`bad model id ${JSON.stringify(m.model_id)} in manifest`);
+  if (m.bit_order !== BIT_ORDER) throw new ModelError(`unsupported bit order ${JSON.stringify(m.bit_order)}`);
+  const latentChannels = m.config?.latent_channels;
+  if (!(latentChannels >= 1)) throw new ModelError("manifest has no config.latent_channels");
+  const levels = m.config.levels?.length ? m.config.levels : [latentChannels];
+  return {
+    manifest: m,
+    modelId: m.model_id,
+    modelIdBytes: Uint8Array.from(m.model_id.match(/../g), (h) => parseInt(h, 16)),
+    latentChannels,
+    levels,
+    // The paper's operating point (16 channels) when the model offers it, else the top level.
+    defaultQuality: levels.includes(16) ? levels.indexOf(16) + 1 : levels.length,
+    context: null,
+    contextId: null,
+  };
+}
+
+/** Fetch a file the manifest lists under `role`, checked against its hash. */
+export async function fetchModelFile(base, model, role) {
+  const rel = model.manifest.files?.[role];
+  if (!rel) throw new ModelError(`model has no ${role.replace(/_/g, " ")} file (export it first)`);
+  const response = await fetch(new URL(rel, base));
+  if (!response.ok) throw new ModelError(`model file missing: ${rel} (HTTP ${response.status})`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if ((await sha256(bytes)) !== model.manifest.hashes?.[rel]) {
+    throw new ModelError(`model file ${rel} does not match the hash in its manifest`);
+  }
+  return bytes;
+}
+
+/** Load manifest.json (and the context model, when the manifest lists one) from a folder URL. */
+export async function loadModel(base) {
+  const response = await fetch(new URL("manifest.json", base));
+  if (!response.ok) throw new ModelError(`no manifest.json at ${base} (HTTP ${response.status})`);
+  const model = parseManifest(await response.text());
+  if (model.manifest.files?.context) {
+    const text = new TextDecoder().decode(await fetchModelFile(base, model, "context"));
+    model.context = parseContext(text);
+    model.contextId = await contextId(model.context);
+  }
+  return model;
+}

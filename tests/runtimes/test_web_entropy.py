@@ -1,0 +1,146 @@
+"""The browser runtime's JavaScript (compact/runtimes/web/lib) against the Python reader and writer, in Node.
+
+The JS range coder is written from docs/FORMAT.md ("Range coder, exactly"); these tests hold it to
+constriction bit for bit, and the JS container parser to the Python one error message for error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compact import bits, container, entropy
+from compact.errors import CompactError
+
+pytestmark = pytest.mark.web
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("web_check.mjs")
+FIXTURES = ROOT / "tests" / "fixtures" / "entropy"
+NODE = shutil.which("node")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def run_js(tmp_path: Path, jobs: dict) -> dict:
+    if NODE is None:
+        pytest.skip("node is not installed (needed to run the browser runtime's JavaScript outside a browser)")
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(jobs))
+    done = subprocess.run([NODE, str(SCRIPT), str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def entropy_job(code: np.ndarray, stream: bytes) -> dict:
+    return {"shape": list(code.shape), "code": b64(bits.pack(code)), "stream": b64(stream)}
+
+
+def random_table(rng: np.random.Generator, channels: int) -> entropy.ContextModel:
+    """Probabilities everywhere in 1..65535, extremes included, to exercise every corner of the coder."""
+    shape = (channels, 2, 80)
+    table = rng.integers(1, 65536, shape)
+    extremes = rng.choice(np.array([1, 2, 3, 32768, 65533, 65534, 65535]), shape)
+    table = np.where(rng.random(shape) < 0.3, extremes, table)
+    return entropy.ContextModel(table.astype(np.uint32))
+
+
+def test_golden_stream_and_random_codes_are_bit_exact(tmp_path):
+    context_text = (FIXTURES / "context.json").read_text()
+    model = entropy.ContextModel.from_json(context_text)
+    meta = json.loads((FIXTURES / "meta.json").read_text())
+    golden = bits.unpack((FIXTURES / "code.bin").read_bytes(), tuple(meta["shape"]))
+    codes = [golden]
+    rng = np.random.default_rng(0)
+    for i in range(80):
+        # channel prefixes (lower quality levels), thin and single-cell grids, skewed and uniform bits
+        shape = (int(rng.integers(1, model.channels + 1)), int(rng.integers(1, 24)), int(rng.integers(1, 24)))
+        density = [0.02, 0.5, 0.98, rng.random()][i % 4]
+        codes.append((rng.random(shape) < density).astype(np.uint8))
+    jobs = {"context": context_text, "entropy": [entropy_job(c, entropy.encode(c, model)) for c in codes]}
+    out = run_js(tmp_path, jobs)
+    assert out["context_id"] == model.context_id == meta["context_id"]
+    assert out["entropy"][0]["encoded"] == b64((FIXTURES / "stream.bin").read_bytes())
+    for job, result in zip(jobs["entropy"], out["entropy"], strict=True):
+        assert result["decoded"] == job["code"], job["shape"]
+        assert result["encoded"] == job["stream"], job["shape"]
+
+
+def test_extreme_probabilities_and_garbage_payloads_match_constriction(tmp_path):
+    rng = np.random.default_rng(1)
+    model = random_table(rng, 6)
+    jobs: dict = {"context": model.to_json(), "entropy": []}
+    expected = []
+    for i in range(60):
+        shape = (int(rng.integers(1, 7)), int(rng.integers(1, 20)), int(rng.integers(1, 20)))
+        code = (rng.random(shape) < rng.random()).astype(np.uint8)
+        if i % 2:  # random words: both readers must agree on the bits, or on the corruption error
+            stream = rng.integers(0, 256, 4 * int(rng.integers(1, 6)), dtype=np.uint8).tobytes()
+            if i % 5 == 1:  # a point past the last quantile: the one corruption a range decoder can see
+                stream = b"\xff" * 8 + stream
+            try:
+                decoded = b64(bits.pack(entropy.decode(stream, shape, model)))
+            except CompactError as exc:
+                decoded = f"{type(exc).__name__}: {exc}"
+        else:
+            stream = entropy.encode(code, model)
+            decoded = b64(bits.pack(code))
+        jobs["entropy"].append(entropy_job(code, stream))
+        expected.append((decoded, b64(entropy.encode(code, model))))
+    out = run_js(tmp_path, jobs)
+    assert [(r["decoded"], r["encoded"]) for r in out["entropy"]] == expected
+    assert any(d.startswith("FormatError: entropy-coded payload is corrupt") for d, _ in expected)
+
+
+def _with_crc(body: bytes) -> bytes:
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def malformed_streams(valid: bytes, entropy_coded: bytes) -> list[bytes]:
+    """Every prefix of a valid stream, and header fields broken one at a time (CRC fixed so they count)."""
+    body = valid[:-4]
+    cases = [valid[:n] for n in range(len(valid))]
+    cases += [valid + b"\0", valid[:-1] + bytes([valid[-1] ^ 1]), b"PNG" + valid[3:], b"XY"]
+    patches = {4: b"\x03", 5: b"\x04", 14: b"\0\0\0\0", 18: b"\0\1\0\0", 22: b"\0\x11", 24: b"\0\x09", 28: b"\0\0\0\1"}
+    cases += [_with_crc(body[:at] + value + body[at + len(value) :]) for at, value in patches.items()]
+    cases += [_with_crc(body[:32] + b"\x7f\xff\xff\xff" + body[36:])]  # alpha block far beyond the stream
+    cases += [_with_crc(body[:32] + b"\x05\x00\x00\x00" + body[36:])]  # alpha block over 64 MiB
+    cases += [_with_crc(entropy_coded[:32] + b"\0\0\0\x05" + entropy_coded[36:-4])]  # v2 payload not words
+    cases += [entropy_coded[:n] for n in range(0, 40, 3)]
+    return cases
+
+
+def python_result(data: bytes) -> dict:
+    try:
+        header, payload, ext = container.read(data)
+    except CompactError as exc:
+        return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+    return {"ok": True, "version": header.version, "width": header.width, "height": header.height,
+            "channels": header.channels, "payload": b64(payload), "alpha": ext.alpha and b64(ext.alpha),
+            "icc": ext.icc and b64(ext.icc)}  # fmt: skip
+
+
+def test_container_reader_gives_python_errors(tmp_path):
+    rng = np.random.default_rng(2)
+    code = rng.integers(0, 2, (16, 2, 3), dtype=np.uint8)
+    header = container.Header(bytes(range(8)), 40, 20, 16, 2, 3, bits.packed_size(code.shape))
+    exts = container.Extensions(alpha=b"\x89PNG fake alpha", icc=b"icc profile bytes")
+    valid = container.write(header, bits.pack(code), exts)
+    v2 = container.write(
+        container.Header(bytes(8), 1000, 1000, 16, 63, 63, 1000, version=container.ENTROPY_CODED, context_id=b"abcd"),
+        bytes(1000),
+    )
+    streams = [valid, v2, container.write(header, bits.pack(code)), *malformed_streams(valid, v2)]
+    out = run_js(tmp_path, {"containers": [b64(s) for s in streams]})
+    for stream, js in zip(streams, out["containers"], strict=True):
+        assert js == python_result(stream), stream[:40]
