@@ -131,3 +131,19 @@ def test_missing_extra_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(compact.cli.importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
     res = invoke("export", "--target", "onnx")
     assert res.exit_code == 1 and 'pip install "compact[export]"' in res.output
+
+
+def test_quality_option_is_stored_and_checked(photo, tmp_path, tiny_levels_bundle):
+    model = tiny_levels_bundle.root
+    out = tmp_path / "q1.cpt"
+    res = invoke("compress", photo, "-o", out, "--model", model, "--backend", "onnx", "--quality", 1)
+    assert res.exit_code == 0, res.output
+    res = invoke("info", out)
+    assert "4x3x4" in res.output  # 4 of the model's 16 channels were sent
+    res = invoke("decompress", out, "-o", tmp_path / "q1.png", "--model", model, "--backend", "onnx")
+    assert res.exit_code == 0, res.output
+    res = invoke("compress", photo, "-o", tmp_path / "q9.cpt", "--model", model, "--backend", "onnx", "-q", 9)
+    assert res.exit_code == 1 and "quality must be 1..3" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "q9.cpt").exists()
+    res = invoke("run", "--backend", "onnx", "--model", model, "-q", 2, photo, "-o", tmp_path)
+    assert res.exit_code == 0 and "quality 2/3 (8 channels)" in res.output, res.output
