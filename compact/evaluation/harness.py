@@ -99,19 +99,13 @@ def _measure_in_worker(name: str, rgb: np.ndarray) -> list[Measurement]:
     return measure_image(name, rgb, *_worker)
 
 
-def evaluate(images: list[tuple[str, np.ndarray]], codecs: list[str], compact: Codec | None,
-             progress: Callable[[str], None] | None = None, jobs: int = 1,
-             model: str = "default", backend: str = "auto") -> list[Measurement]:  # fmt: skip
-    """Measure every image; with ``jobs`` > 1 images are spread over processes, each with its own codec
-    (``model``/``backend``), and rows come back in image order either way."""
-    if jobs <= 1:
-        rows = []
-        for name, rgb in images:
-            rows += measure_image(name, rgb, codecs, compact)
-            if progress is not None:
-                progress(name)
-        return rows
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(codecs, model, backend)) as pool:
+def evaluate(images: list[tuple[str, np.ndarray]], codecs: list[str], model: str = "default",
+             backend: str = "auto", jobs: int = 1,
+             progress: Callable[[str], None] | None = None) -> list[Measurement]:  # fmt: skip
+    """Measure every image in ``jobs`` worker processes, each with its own codec and single-threaded torch
+    (MS-SSIM's many small convolutions slow down badly with threads on a busy machine); rows come back in
+    image order."""
+    with ProcessPoolExecutor(max(1, jobs), initializer=_init_worker, initargs=(codecs, model, backend)) as pool:
         futures = {pool.submit(_measure_in_worker, name, rgb): name for name, rgb in images}
         for future in as_completed(futures):
             if progress is not None:

@@ -33,10 +33,10 @@ def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", b
     if existing and not force:
         raise OutputExistsError(f"{existing[0]} exists (use --force to overwrite)")
     images = load_images(data)
-    compact = Codec(model, backend) if COMPACT in codecs else None
+    compact = Codec(model, backend) if COMPACT in codecs else None  # fails here, once, on a bad model
     if on_start is not None:
         on_start(len(images))
-    rows = evaluate(images, codecs, compact, progress, jobs, model, backend)
+    rows = evaluate(images, codecs, model, backend, jobs, progress)
     default = compact.bundle.manifest.config.default_quality if compact else None
     summary = summarize(rows, default)
     if compact is not None:

@@ -10,7 +10,7 @@ pytest.importorskip("bjontegaard")
 
 from compact.codec import Codec  # noqa: E402
 from compact.errors import DataError, OutputExistsError  # noqa: E402
-from compact.evaluation.harness import check_codecs, evaluate, load_images  # noqa: E402
+from compact.evaluation.harness import check_codecs, evaluate, load_images, measure_image  # noqa: E402
 from compact.evaluation.reference_codecs import JPEG, REFERENCE_CODECS  # noqa: E402
 from compact.evaluation.run import OUTPUTS, run_eval  # noqa: E402
 from compact.metrics import psnr  # noqa: E402
@@ -58,7 +58,7 @@ def test_reference_codec_bytes_are_its_real_files(name, tmp_path):
 def test_sweep_measures_compact_from_its_container_bytes(images):
     codec = Codec("default", backend="onnx")
     loaded = load_images(images)
-    rows = evaluate(loaded, ["compact", "jpeg"], codec)
+    rows = evaluate(loaded, ["compact", "jpeg"], backend="onnx")
     compact_rows = [r for r in rows if r.codec == "compact"]
     assert len(compact_rows) == 2 * codec.qualities
     assert len([r for r in rows if r.codec == "jpeg"]) == 2 * len(JPEG.settings)
@@ -73,9 +73,8 @@ def test_sweep_measures_compact_from_its_container_bytes(images):
 
 def test_worker_processes_give_the_same_rows(images):
     loaded = load_images(images)
-    one = evaluate(loaded, ["compact", "webp"], Codec("default", backend="onnx"))
-    two = evaluate(loaded, ["compact", "webp"], None, jobs=2, backend="onnx")
-    assert one == two
+    here = [row for name, rgb in loaded for row in measure_image(name, rgb, ["compact", "webp"], Codec(backend="onnx"))]
+    assert evaluate(loaded, ["compact", "webp"], backend="onnx", jobs=2) == here
 
 
 def test_bad_inputs_are_clear_errors(tmp_path, images):
