@@ -53,9 +53,10 @@ def markdown(summary: dict) -> str:
     lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
     for name, t in summary["targets"].items():
         value = t["value"]
-        lines.append(
-            f"| {name} | {_num(value, '.4g') if value is not None else 'n/a'} | {'yes' if t['met'] else 'no'} |"
-        )
+        met = "yes" if t["met"] else "no"
+        if t.get("note"):
+            met += f" ({t['note']})"
+        lines.append(f"| {name} | {_num(value, '.4g') if value is not None else 'n/a'} | {met} |")
     lines += ["", "| codec | setting | bytes | bpp | PSNR | MS-SSIM |", "|---|---:|---:|---:|---:|---:|"]
     for codec, points in summary["curves"].items():
         for q in points:
