@@ -56,9 +56,9 @@ def test_stream_from_another_model_is_refused(codec):
 
 
 def test_stream_with_other_channel_count_is_refused(codec):
-    header = container.Header(codec.bundle.manifest.model_id_bytes, 32, 32, 8, 2, 2, 4)
-    with pytest.raises(ModelMismatchError, match="8 latent channels"):
-        codec.decompress_array(container.write(header, bytes(4)))
+    header = container.Header(codec.bundle.manifest.model_id_bytes, 32, 32, 12, 2, 2, 6)  # 12: not a level
+    with pytest.raises(ModelMismatchError, match="12 latent channels"):
+        codec.decompress_array(container.write(header, bytes(6)))
 
 
 def test_corrupt_and_truncated_streams_raise_project_errors(codec):

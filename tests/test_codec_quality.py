@@ -46,7 +46,9 @@ def test_quality_out_of_range_and_foreign_channel_counts_are_errors(tiny_levels_
     with pytest.raises(QualityError, match="1..3"):
         Codec(tiny_levels_bundle, backend="onnx", quality=4)
     with pytest.raises(QualityError):
-        Codec(default_bundle, backend="onnx").compress(natural_image(32, 32), quality=2)
+        Codec(default_bundle, backend="onnx").compress(
+            natural_image(32, 32), quality=default_bundle.manifest.config.qualities + 1
+        )
     codec = Codec(tiny_levels_bundle, backend="onnx", entropy_coding=False)
     header, _, ext = container.read(codec.compress(natural_image(32, 32), quality=1))
     odd = replace(header, channels=5, payload_size=packed_size((5, 2, 2)))

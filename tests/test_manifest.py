@@ -12,7 +12,10 @@ def test_shipped_model_is_complete_and_verified():
     assert bundle.root == default_model_dir()
     for role in ("weights", "onnx_encoder", "onnx_decoder"):
         assert bundle.file(role).is_file()  # .file() checks the recorded SHA-256
-    assert bundle.manifest.config.latent_channels == 16 and bundle.manifest.config.stride == 16
+    config = bundle.manifest.config
+    assert config.stride == 16 and config.qualities >= 4
+    assert config.channels_for(None) == 16  # the default quality is the paper's 16-plane operating point
+    assert config.levels[-1] >= 4 * config.levels[0]  # the levels span at least 4x in raw rate
 
 
 @pytest.fixture

@@ -107,8 +107,9 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
         exporters=_versions(),
         onnx_opset=OPSET if "onnx_encoder" in files else None,
         coreml=coreml_info,
-        description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, "
-        f"{model.config.bits_per_pixel:.4f} bpp before the container header",
+        description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, quality levels "
+        f"{'/'.join(map(str, model.config.levels))} channels = "
+        f"{'/'.join(f'{c / 256:.4f}' for c in model.config.levels)} bpp before the container header",
     )
     write_atomic(out / MANIFEST_NAME, manifest.to_json().encode(), force=True)
     return manifest

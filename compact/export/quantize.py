@@ -1,9 +1,10 @@
 """An int8 variant of the decoder (static QDQ quantization, onnxruntime.quantization), as an opt-in fast path.
 
 Measured on this 2-core x86 machine: the int8 decoder runs about 2.1x faster than the float32 one. On a
-briefly trained model it stayed at 42 dB PSNR against float32; on the shipped model it reaches only about
-31 dB (its activations have a wider range), below the 40 dB bound of ``compact parity``, so the shipped
-model does not include it. The encoder is not quantized: int8 flipped 2.7% of the code bits, far outside
+briefly trained model it stayed at 42 dB PSNR against float32; on the earlier 16-plane shipped model it
+reached only about 31 dB, and on the 64-plane variable-rate model about 15 dB on a synthetic image (its
+activations have a wider range), far below the 40 dB bound of ``compact parity``, so the shipped model does
+not include it. The encoder is not quantized: int8 flipped 2.7% of the code bits, far outside
 the 1e-4 parity bound.
 """
 

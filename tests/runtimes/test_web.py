@@ -228,7 +228,8 @@ def test_tiled_decode_matches_whole_image(page, codec, url):
         rgb = natural_image(120, 152, seed=12)
         result = page.open("tiled.png", _png(rgb), "image/png")  # the encoder's tiles too
         assert result["ok"] and result["compressed"], result
-        assert np.mean(codec.decode_bits(result["stream"])[1] == codec.encode_bits(rgb)) >= 0.999
+        code = codec.decode_bits(result["stream"])[1]  # the default quality: a prefix of the channels
+        assert np.mean(code == codec.encode_bits(rgb)[: len(code)]) >= 0.999
     finally:
         page.goto(url + WASM)
 
