@@ -7,9 +7,10 @@ it. A bad input is recorded and the batch goes on; the summary lists every failu
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from compact.errors import CompactError
 from compact.image import IMAGE_SUFFIXES
 
 STREAM_SUFFIX = ".cpt"
+#: Written into the output folder by a batch run with failures: one JSON object per line, {"path", "error"}.
+FAILED_MANIFEST = "_compact_failed.jsonl"
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,17 @@ def plan(inputs: list[Path], output: Path | None, mode: str) -> list[Job]:
             jobs.append(Job(src, (output or src.parent) / (src.stem + suffix)))
         else:
             raise CompactError(f"no such file or folder: {src}")
-    seen: dict[Path, Path] = {}
-    for job in jobs:
-        if job.dst in seen:
-            raise CompactError(f"{seen[job.dst]} and {job.src} would both write {job.dst}")
-        seen[job.dst] = job.src
+    check_distinct((job.src, job.dst) for job in jobs)
     return jobs
+
+
+def check_distinct(pairs: Iterable[tuple[object, object]]) -> None:
+    """Refuse a plan where two inputs (say a.png and a.jpg) would write the same output."""
+    seen: dict[object, object] = {}
+    for src, dst in pairs:
+        if dst in seen:
+            raise CompactError(f"{seen[dst]} and {src} would both write {dst}")
+        seen[dst] = src
 
 
 def is_done(job: Job, mode: str, model_id: bytes, channels: int | None = None) -> bool:
@@ -67,13 +75,16 @@ def is_done(job: Job, mode: str, model_id: bytes, channels: int | None = None) -
     come from the same model at the same quality (``channels``), so a rerun with another one redoes it."""
     if not job.dst.is_file():
         return False
-    if mode == "compress":
-        try:
-            header, _, _ = container.read(job.dst.read_bytes())
-        except CompactError:
-            return False
-        return header.model_id == model_id and channels in (None, header.channels)
-    return True
+    return mode != "compress" or stream_is_current(job.dst.read_bytes(), model_id, channels)
+
+
+def stream_is_current(data: bytes, model_id: bytes, channels: int | None = None) -> bool:
+    """A stream that passes its CRC and was made by this model with ``channels`` (None: any) code channels."""
+    try:
+        header, _, _ = container.read(data)
+    except CompactError:
+        return False
+    return header.model_id == model_id and channels in (None, header.channels)
 
 
 _worker_codec: Codec | None = None  # in a worker process only: its own Codec, made by _init_worker
@@ -106,12 +117,33 @@ def _run_one(job: Job, mode: str, codec: Codec | None = None) -> Outcome:
     """Run a job with ``codec`` or, in a worker process, the worker's codec; errors become messages."""
     try:
         return job, process(job, mode, codec or _worker_codec), None
-    except CompactError as exc:
-        return job, None, str(exc)
-    except OSError as exc:
-        return job, None, f"{exc.strerror or exc}: {exc.filename or job.src}"
     except Exception as exc:  # noqa: BLE001 - one file's failure is recorded and reported, the batch goes on
-        return job, None, f"{type(exc).__name__}: {exc}"
+        return job, None, error_message(exc, job.src)
+
+
+def error_message(exc: Exception, src: object) -> str:
+    """One line for a failed file: our own errors as they are, I/O errors with the file, others with their type."""
+    if isinstance(exc, CompactError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename or src}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def failures_jsonl(failed: Iterable[tuple[object, str]]) -> bytes:
+    """The failure manifest's content: one {"path", "error"} object per line, for scripts that retry them."""
+    return "".join(json.dumps({"path": str(src), "error": error}) + "\n" for src, error in failed).encode()
+
+
+def record_failures(output: Path, failed: list[tuple[Path, str]]) -> None:
+    """Write the failure manifest into ``output``, or remove a stale one when nothing failed this time."""
+    from compact.image import write_atomic
+
+    path = output / FAILED_MANIFEST
+    if failed:
+        write_atomic(path, failures_jsonl(failed), force=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 Progress = Callable[[Job, int, str | None], None]  # job, bytes in, error (None = ok, "skipped")

@@ -7,12 +7,15 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from compact.errors import CompactError, MissingExtraError
 from compact.image import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from compact.batch import Summary
 
 app = typer.Typer(
     name="compact",
@@ -83,9 +86,26 @@ QualityOpt = Annotated[
         "paper's 16-channel point when the model has it.",
     ),
 ]
-JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes for folders (default: cores).")]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", help="Worker processes for folders (default: cores); --engine ray: actors "
+                 "(default: as many as the cluster fits)."),
+]  # fmt: skip
 MaxPixelsOpt = Annotated[
     int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard); 0 = no limit.")
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="local (a process pool) or ray (a Ray cluster; needs the distributed extra, "
+                 "docs/SCALE.md); ray also takes s3://, gs://, ... URLs."),
+]  # fmt: skip
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="--engine ray: the cluster (auto, ray://HEAD:10001); default $RAY_ADDRESS, "
+                 "else a local Ray instance."),
+]  # fmt: skip
+GpusOpt = Annotated[
+    float, typer.Option("--gpus-per-worker", help="--engine ray: GPUs per actor (CUDA via onnxruntime-gpu).")
 ]
 
 
@@ -114,6 +134,13 @@ def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backe
                 bar.console.print(f"failed: {job.src}: {error}", style="red", highlight=False)
 
         summary = batch.run(plan, mode, model, backend, jobs, force, max_pixels or None, progress, quality)
+    if output is not None:
+        batch.record_failures(output, summary.failed)
+    _report(summary, mode, len(plan))
+
+
+def _report(summary: Summary, mode: str, total: int) -> None:
+    """The summary line of a batch run, then every failure; failures make the exit status 1."""
     mb = summary.bytes_in / 1e6
     typer.echo(f"{mode}: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed; "
                f"{mb:.1f} MB in, {summary.bytes_out / 1e6:.2f} MB out, {summary.seconds:.1f} s "
@@ -121,7 +148,29 @@ def _batch(inputs: list[Path], output: Path | None, mode: str, model: str, backe
     for src, error in summary.failed:
         typer.echo(f"failed: {src}: {error}", err=True)
     if summary.failed:
-        raise CompactError(f"{len(summary.failed)} of {len(plan)} files failed")
+        raise CompactError(f"{len(summary.failed)} of {total} files failed")
+
+
+def _distributed(inputs: list[str], output: str | None, mode: str, model: str, backend: str, jobs: int | None,
+                 force: bool, max_pixels: int, quality: int | None, address: str | None,
+                 gpus: float) -> None:  # fmt: skip
+    """--engine ray: the batch run on a Ray cluster (compact.distributed); Ray Data shows the progress."""
+    _require("distributed", "ray", "pyarrow")
+    from compact import distributed
+
+    if output is None:
+        raise CompactError("--engine ray writes into an output folder: give one with -o")
+    spec = distributed.CodecSpec(model, backend, quality, max_pixels or None)
+    options = distributed.RunOptions(spec, distributed.Workers(jobs, gpus=gpus), force, address)
+    summary = distributed.run(inputs, output, mode, options)
+    _report(summary, mode, summary.done + summary.skipped + len(summary.failed))
+
+
+def _check_engine(engine: str, address: str | None, gpus: float) -> None:
+    if engine not in ("local", "ray"):
+        raise CompactError(f"unknown engine {engine!r}: choose local or ray")
+    if engine == "local" and (address is not None or gpus):
+        raise CompactError("--address and --gpus-per-worker need --engine ray")
 
 
 def _single(src: Path, output: Path | None, mode: str, model: str, backend: str, force: bool,
@@ -143,44 +192,58 @@ def _single(src: Path, output: Path | None, mode: str, model: str, backend: str,
 @app.command()
 @handles_errors
 def compress(
-    images: Annotated[list[Path], typer.Argument(help="Images or folders (PNG, JPEG, ... anything Pillow reads).")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (one image) or folder.")] = None,
+    images: Annotated[list[str], typer.Argument(help="Images or folders (PNG, JPEG, ... anything Pillow reads).")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file (one image) or folder.")] = None,
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
     force: ForceOpt = False,
     jobs: JobsOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     quality: QualityOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
+    gpus: GpusOpt = 0.0,
 ) -> None:
     """Compress images to .cpt files; folders are walked and mirrored into -o, resumably.
 
     Example: compact compress photo.png -o photo.cpt -q 3     or     compact compress photos/ -o compressed/
     """
-    if len(images) > 1 or images[0].is_dir():
-        _batch(images, output, "compress", model, backend, jobs, force, max_pixels, quality)
+    _check_engine(engine, address, gpus)
+    paths, out = [Path(i) for i in images], Path(output) if output is not None else None
+    if engine == "ray":
+        _distributed(images, output, "compress", model, backend, jobs, force, max_pixels, quality, address, gpus)
+    elif len(paths) > 1 or paths[0].is_dir():
+        _batch(paths, out, "compress", model, backend, jobs, force, max_pixels, quality)
     else:
-        _single(images[0], output, "compress", model, backend, force, max_pixels, quality)
+        _single(paths[0], out, "compress", model, backend, force, max_pixels, quality)
 
 
 @app.command()
 @handles_errors
 def decompress(
-    files: Annotated[list[Path], typer.Argument(help=".cpt files or folders of them.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output image (one file) or folder.")] = None,
+    files: Annotated[list[str], typer.Argument(help=".cpt files or folders of them.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output image (one file) or folder.")] = None,
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
     force: ForceOpt = False,
     jobs: JobsOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
+    gpus: GpusOpt = 0.0,
 ) -> None:
     """Decode .cpt files to PNG images (with alpha and ICC profile when the stream has them).
 
     Example: compact decompress photo.cpt -o photo.png     or     compact decompress compressed/ -o decoded/
     """
-    if len(files) > 1 or files[0].is_dir():
-        _batch(files, output, "decompress", model, backend, jobs, force, max_pixels)
+    _check_engine(engine, address, gpus)
+    paths, out = [Path(f) for f in files], Path(output) if output is not None else None
+    if engine == "ray":
+        _distributed(files, output, "decompress", model, backend, jobs, force, max_pixels, None, address, gpus)
+    elif len(paths) > 1 or paths[0].is_dir():
+        _batch(paths, out, "decompress", model, backend, jobs, force, max_pixels)
     else:
-        _single(files[0], output, "decompress", model, backend, force, max_pixels)
+        _single(paths[0], out, "decompress", model, backend, force, max_pixels)
 
 
 @app.command()

@@ -149,6 +149,12 @@ def write_atomic(path: Path, data: bytes, force: bool = False) -> None:
 
 def save_image(image: np.ndarray | Picture, path: Path, force: bool = False) -> None:
     """Save as PNG (or any format Pillow infers from the suffix) with alpha and ICC profile, atomically."""
+    write_atomic(Path(path), image_bytes(image, path), force=force)
+
+
+def image_bytes(image: np.ndarray | Picture, path: str | os.PathLike[str]) -> bytes:
+    """The file :func:`save_image` writes, as bytes (the format comes from the suffix of ``path``): for writers
+    that are not local files, such as the Ray engine's."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
@@ -165,4 +171,4 @@ def save_image(image: np.ndarray | Picture, path: Path, force: bool = False) -> 
         pil.save(buf, format=fmt, **extra)
     except (OSError, ValueError, KeyError) as exc:
         raise ImageError(f"cannot write {path}: {exc}") from exc
-    write_atomic(path, buf.getvalue(), force=force)
+    return buf.getvalue()

@@ -1,5 +1,7 @@
 """Batch mode: folder trees mirrored, parallel workers, resumable, bad files reported, non-zero exit."""
 
+import json
+
 import pytest
 from conftest import natural_image
 from PIL import Image
@@ -88,3 +90,14 @@ def test_bad_model_fails_once_before_any_worker(tree, tmp_path):
 def test_plan_maps_single_files_beside_themselves(tree):
     jobs = batch.plan([tree / "a.png", tree / "d.png"], None, "compress")
     assert [j.dst for j in jobs] == [tree / "a.cpt", tree / "d.cpt"]
+
+
+def test_failures_are_listed_in_a_manifest_that_a_clean_rerun_removes(tree, tmp_path):
+    out = tmp_path / "cpt"
+    (tree / "broken.png").write_bytes(b"\x89PNG truncated")
+    assert invoke("compress", tree, "-o", out, "-j", 1).exit_code == 1
+    (line,) = (out / batch.FAILED_MANIFEST).read_text().splitlines()
+    assert json.loads(line)["path"] == str(tree / "broken.png") and "cannot read image" in json.loads(line)["error"]
+    (tree / "broken.png").unlink()
+    assert invoke("compress", tree, "-o", out, "-j", 1).exit_code == 0
+    assert not (out / batch.FAILED_MANIFEST).exists()
