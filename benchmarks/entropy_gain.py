@@ -28,7 +28,7 @@ def measure(path: Path, raw: Codec, coded: Codec, repeat: int) -> tuple[int, int
     header, code, _ = coded.decode_bits(v2)
     payload = v2[header.header_size : -4]
     ent_ms = median_ms(lambda: entropy.decode(payload, header.latent_shape, coded.context), repeat)
-    symbols = (code.astype(np.float32) * 2 - 1)[None]
+    symbols = coded.decoder_input(code)
     net_ms = median_ms(lambda: coded.backend.decode(symbols), repeat)
     return len(v1), len(v2), ent_ms, net_ms, rgb.shape[0] * rgb.shape[1]
 

@@ -163,13 +163,19 @@ class Codec:
         self.timings["entropy_decode"] = (time.perf_counter() - t0) * 1e3
         return header, code, extensions
 
+    def decoder_input(self, code: np.ndarray) -> np.ndarray:
+        """(C', h, w) {0,1} code -> (1, C, h, w) ±1 floats; a lower quality level's unsent channels are 0,
+        as the decoder saw them in training."""
+        symbols = bits.bits_to_symbols(code)[None]
+        unsent = self.bundle.manifest.config.latent_channels - code.shape[0]
+        if unsent:
+            symbols = np.concatenate([symbols, np.zeros((1, unsent, *code.shape[1:]), symbols.dtype)], axis=1)
+        return symbols
+
     def decompress_picture(self, data: bytes) -> Picture:
         header, code, extensions = self.decode_bits(data)
         alpha = decode_alpha(extensions.alpha, header.width, header.height) if extensions.alpha is not None else None
-        symbols = bits.bits_to_symbols(code)[None]
-        unsent = self.bundle.manifest.config.latent_channels - code.shape[0]
-        if unsent:  # a lower quality level: the decoder reads unsent channels as 0, as in training
-            symbols = np.concatenate([symbols, np.zeros((1, unsent, *code.shape[1:]), symbols.dtype)], axis=1)
+        symbols = self.decoder_input(code)
         t0 = time.perf_counter()
         if needs_tiling(header.height, header.width):
             rgb = decode_tiled(symbols, self.backend.decode, header.width, header.height, self.tiles)
