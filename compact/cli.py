@@ -189,6 +189,20 @@ def _single(src: Path, output: Path | None, mode: str, model: str, backend: str,
     typer.echo(f"{src} -> {job.dst} ({size_out} bytes)")
 
 
+def _dispatch(mode: str, inputs: list[str], output: str | None, model: str, backend: str, force: bool,
+              jobs: int | None, max_pixels: int, quality: int | None, engine: str, address: str | None,
+              gpus: float) -> None:  # fmt: skip
+    """One file, several or folders, on the local engine or Ray: the same choice for both directions."""
+    _check_engine(engine, address, gpus)
+    paths, out = [Path(i) for i in inputs], Path(output) if output is not None else None
+    if engine == "ray":
+        _distributed(inputs, output, mode, model, backend, jobs, force, max_pixels, quality, address, gpus)
+    elif len(paths) > 1 or paths[0].is_dir():
+        _batch(paths, out, mode, model, backend, jobs, force, max_pixels, quality)
+    else:
+        _single(paths[0], out, mode, model, backend, force, max_pixels, quality)
+
+
 @app.command()
 @handles_errors
 def compress(
@@ -208,14 +222,7 @@ def compress(
 
     Example: compact compress photo.png -o photo.cpt -q 3     or     compact compress photos/ -o compressed/
     """
-    _check_engine(engine, address, gpus)
-    paths, out = [Path(i) for i in images], Path(output) if output is not None else None
-    if engine == "ray":
-        _distributed(images, output, "compress", model, backend, jobs, force, max_pixels, quality, address, gpus)
-    elif len(paths) > 1 or paths[0].is_dir():
-        _batch(paths, out, "compress", model, backend, jobs, force, max_pixels, quality)
-    else:
-        _single(paths[0], out, "compress", model, backend, force, max_pixels, quality)
+    _dispatch("compress", images, output, model, backend, force, jobs, max_pixels, quality, engine, address, gpus)
 
 
 @app.command()
@@ -236,14 +243,7 @@ def decompress(
 
     Example: compact decompress photo.cpt -o photo.png     or     compact decompress compressed/ -o decoded/
     """
-    _check_engine(engine, address, gpus)
-    paths, out = [Path(f) for f in files], Path(output) if output is not None else None
-    if engine == "ray":
-        _distributed(files, output, "decompress", model, backend, jobs, force, max_pixels, None, address, gpus)
-    elif len(paths) > 1 or paths[0].is_dir():
-        _batch(paths, out, "decompress", model, backend, jobs, force, max_pixels)
-    else:
-        _single(paths[0], out, "decompress", model, backend, force, max_pixels)
+    _dispatch("decompress", files, output, model, backend, force, jobs, max_pixels, None, engine, address, gpus)
 
 
 @app.command()
