@@ -18,7 +18,7 @@ import numpy as np
 from compact.codec import as_rgb
 from compact.export.bundle import export_model
 from compact.export.mil_reference import MilProgramExecutor
-from compact.image import to_model_input
+from compact.geometry import to_model_input
 from compact.manifest import ModelBundle, default_model_dir
 from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
 

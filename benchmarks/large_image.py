@@ -19,7 +19,7 @@ from PIL import Image
 
 from compact.bits import binarize, bits_to_symbols
 from compact.codec import Codec
-from compact.image import from_model_output, to_model_input
+from compact.geometry import from_model_output, to_model_input
 from compact.metrics import psnr
 from compact.tiling import TileGrid, decode_tiled
 

@@ -24,7 +24,8 @@ import numpy as np
 from PIL import Image
 
 from compact import batch
-from compact.image import find_images
+from compact.files import find_images
+from compact.spec import CodecSpec
 
 
 def make_images(data: Path, out: Path, count: int, size: int) -> None:
@@ -87,7 +88,7 @@ def main() -> None:
     for workers in (1, 2):
 
         def local(mode: str, src: Path, out: Path, workers: int = workers) -> batch.Summary:
-            return batch.run(batch.plan([src], out, mode), mode, "default", "onnx", workers)
+            return batch.run(batch.plan([src], out, mode), mode, CodecSpec(backend="onnx"), workers)
 
         reference = measure(f"local pool, {workers} process{'es' * (workers > 1)}", local, args, rows)
 
@@ -99,7 +100,7 @@ def main() -> None:
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False)
     print(f"ray.init (a local Ray instance, {os.cpu_count()} CPUs): {time.perf_counter() - t0:.1f} s")
     for workers in (1, 2):
-        options = distributed.RunOptions(distributed.CodecSpec(backend="onnx"), distributed.Workers(workers))
+        options = distributed.RunOptions(CodecSpec(backend="onnx"), distributed.Workers(workers))
 
         def on_ray(mode: str, src: Path, out: Path, options: distributed.RunOptions = options) -> batch.Summary:
             return distributed.run([str(src)], str(out), mode, options)

@@ -26,7 +26,7 @@ CHILD = """
 import json, sys, time
 import numpy as np
 from compact.codec import Codec
-from compact.image import save_image
+from compact.picture import save_image
 codec = Codec("default", "onnx", max_pixels=None)
 codec.decompress_picture(codec.compress(np.zeros((64, 64, 3), np.uint8)))  # sessions created
 times = []

@@ -16,10 +16,10 @@ from pathlib import Path
 from compact.codec import Codec
 from compact.metrics import psnr
 from compact.web import start
-from compact.webpage import WebPage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import natural_image  # noqa: E402 (the tests' synthetic photos)
+from support.webpage import WebPage  # noqa: E402 (the tests' page driver)
 
 
 def decode(page: WebPage, codec: Codec, data: bytes, name: str) -> str:

@@ -5,8 +5,12 @@ Importing this package never imports torch.
 
 from __future__ import annotations
 
+from compact.about import __version__
 from compact.codec import Codec, compress, decompress
 from compact.errors import CompactError
+from compact.jobs import JobOptions, compress_files, decompress_files
+from compact.parity import run_parity
+from compact.spec import CodecSpec
 
-__version__ = "0.1.0"
-__all__ = ["Codec", "CompactError", "__version__", "compress", "decompress"]
+__all__ = ["Codec", "CodecSpec", "CompactError", "JobOptions", "__version__", "compress", "compress_files",
+           "decompress", "decompress_files", "run_parity"]  # fmt: skip

@@ -19,7 +19,8 @@ from pathlib import Path
 from compact import container
 from compact.codec import Codec
 from compact.errors import CompactError
-from compact.image import IMAGE_SUFFIXES
+from compact.files import IMAGE_SUFFIXES
+from compact.spec import CodecSpec
 
 STREAM_SUFFIX = ".cpt"
 #: Written into the output folder by a batch run with failures: one JSON object per line, {"path", "error"}.
@@ -90,15 +91,15 @@ def stream_is_current(data: bytes, model_id: bytes, channels: int | None = None)
 _worker_codec: Codec | None = None  # in a worker process only: its own Codec, made by _init_worker
 
 
-def _init_worker(model: str, backend: str, threads: int | None, max_pixels: int | None,
-                 quality: int | None) -> None:  # fmt: skip
+def _init_worker(spec: CodecSpec, threads: int | None) -> None:
     global _worker_codec
-    _worker_codec = Codec(model, backend, max_pixels=max_pixels, threads=threads, quality=quality)
+    _worker_codec = spec.codec(threads)
 
 
 def process(job: Job, mode: str, codec: Codec) -> tuple[int, int]:
     """Do one job; returns (bytes in, bytes out). Jobs reaching here have no valid output, so any is replaced."""
-    from compact.image import save_image, write_atomic
+    from compact.files import write_atomic
+    from compact.picture import save_image
 
     job.dst.parent.mkdir(parents=True, exist_ok=True)
     size_in = job.src.stat().st_size
@@ -137,7 +138,7 @@ def failures_jsonl(failed: Iterable[tuple[object, str]]) -> bytes:
 
 def record_failures(output: Path, failed: list[tuple[Path, str]]) -> None:
     """Write the failure manifest into ``output``, or remove a stale one when nothing failed this time."""
-    from compact.image import write_atomic
+    from compact.files import write_atomic
 
     path = output / FAILED_MANIFEST
     if failed:
@@ -149,15 +150,14 @@ def record_failures(output: Path, failed: list[tuple[Path, str]]) -> None:
 Progress = Callable[[Job, int, str | None], None]  # job, bytes in, error (None = ok, "skipped")
 
 
-def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | None = None, force: bool = False,
-        max_pixels: int | None = None, progress: Progress | None = None,
-        quality: int | None = None) -> Summary:  # fmt: skip
+def run(jobs: list[Job], mode: str, spec: CodecSpec, workers: int | None = None, force: bool = False,
+        progress: Progress | None = None) -> Summary:  # fmt: skip
     """Run every job, skipping those already done unless ``force``."""
     summary = Summary()
     t0 = time.perf_counter()
     # Made here first so a bad model, backend or quality fails once, clearly, before any worker starts.
-    parent = Codec(model, backend, max_pixels=max_pixels, quality=quality)
-    channels = parent.channels_for(quality)
+    parent = spec.codec()
+    channels = parent.channels_for(spec.quality)
     todo = []
     for job in jobs:
         if not force and is_done(job, mode, parent.bundle.manifest.model_id_bytes, channels):
@@ -168,7 +168,7 @@ def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | Non
             todo.append(job)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    for job, sizes, error in _execute(todo, mode, model, backend, workers, threads, max_pixels, quality):
+    for job, sizes, error in _execute(todo, mode, spec, workers, threads):
         if sizes is None:
             summary.failed.append((job.src, error or "failed"))
         else:
@@ -181,15 +181,13 @@ def run(jobs: list[Job], mode: str, model: str, backend: str, workers: int | Non
     return summary
 
 
-def _execute(todo: list[Job], mode: str, model: str, backend: str, workers: int, threads: int,
-             max_pixels: int | None, quality: int | None) -> Iterator[Outcome]:  # fmt: skip
-    args = (model, backend, threads, max_pixels, quality)
+def _execute(todo: list[Job], mode: str, spec: CodecSpec, workers: int, threads: int) -> Iterator[Outcome]:
     if workers == 1:
-        codec = Codec(model, backend, max_pixels=max_pixels, threads=threads, quality=quality)
+        codec = spec.codec(threads)
         for job in todo:
             yield _run_one(job, mode, codec)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=args) as pool:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec, threads)) as pool:
         futures = [pool.submit(_run_one, job, mode) for job in todo]
         for future in as_completed(futures):
             try:

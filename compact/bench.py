@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from compact import roles
 from compact.errors import CompactError
 from compact.manifest import ModelBundle
 
@@ -85,7 +86,7 @@ class Row:
 def bench_images(data: Path, out: Path) -> dict[str, Path]:
     """A Kodak image as given, and a 720p frame and a 12 MP photo resized from it."""
     from compact.codec import as_picture
-    from compact.image import save_image
+    from compact.picture import save_image
 
     pngs = sorted(data.glob("*.png")) if data.is_dir() else [data]
     if not pngs:
@@ -103,8 +104,9 @@ def bench_images(data: Path, out: Path) -> dict[str, Path]:
 
 def _child(backend: str, image: Path, model: str, repeat: int, threads: int) -> dict[str, float]:
     """Runs in the subprocess: time encode and decode of one image on one backend."""
+    from compact.bits import latent_to_symbols
     from compact.codec import Codec, as_rgb
-    from compact.image import to_model_input
+    from compact.geometry import to_model_input
     from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
 
     codec = Codec(model, backend, threads=threads, max_pixels=None)
@@ -114,12 +116,12 @@ def _child(backend: str, image: Path, model: str, repeat: int, threads: int) -> 
     if needs_tiling(h, w):
         grid = TileGrid()
         latent = encode_tiled(rgb, codec.backend.encode, channels, grid)
-        bits = np.where(latent >= 0, 1.0, -1.0).astype(np.float32)
+        bits = latent_to_symbols(latent)
         enc = median_ms(lambda: encode_tiled(rgb, codec.backend.encode, channels, grid), repeat)
         dec = median_ms(lambda: decode_tiled(bits, codec.backend.decode, w, h, grid), repeat)
     else:
         x = to_model_input(rgb)
-        bits = np.where(codec.backend.encode(x) >= 0, 1.0, -1.0).astype(np.float32)
+        bits = latent_to_symbols(codec.backend.encode(x))
         enc = median_ms(lambda: codec.backend.encode(x), repeat)
         dec = median_ms(lambda: codec.backend.decode(bits), repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -205,15 +207,17 @@ def _macs_per_pixel(bundle: ModelBundle) -> float | None:
     if importlib.util.find_spec("onnx") is None:
         return None
     size = 256
-    enc = conv_macs(bundle.file("onnx_encoder"), size, size)
-    dec = conv_macs(bundle.file("onnx_decoder"), size // 16, size // 16)
+    enc = conv_macs(bundle.file(roles.ONNX_ENCODER), size, size)
+    dec = conv_macs(bundle.file(roles.ONNX_DECODER), size // 16, size // 16)
     return (enc + dec) / size**2
 
 
 def markdown(result: dict[str, object]) -> str:
+    macs = result["macs_per_pixel"]
+    mac_text = f"{macs:.0f}" if macs else 'n/a (counting needs onnx: pip install "compact[bench]")'
     lines = [
         f"Machine: {result['machine']}; numpy GEMM peak {result['gemm_peak_gflops']:.1f} GFLOP/s; "
-        f"{result['macs_per_pixel'] or 0:.0f} MACs per pixel (encoder + decoder).",
+        f"{mac_text} MACs per pixel (encoder + decoder).",
         "",
         "| backend | image | size | encode ms | decode ms | Mpix/s | peak RSS MB | GFLOP/s | of GEMM peak |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",

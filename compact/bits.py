@@ -17,6 +17,11 @@ def binarize(latent: np.ndarray) -> np.ndarray:
     return (latent >= 0).astype(np.uint8)
 
 
+def latent_to_symbols(latent: np.ndarray) -> np.ndarray:
+    """The tanh latent -> the decoder's ±1 float32 input (sign binarization, as :func:`binarize`)."""
+    return bits_to_symbols(binarize(latent))
+
+
 def bits_to_symbols(bits: np.ndarray) -> np.ndarray:
     """{0, 1} bits -> {-1.0, +1.0} float32, the decoder's input."""
     return bits.astype(np.float32) * 2.0 - 1.0

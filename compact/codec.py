@@ -9,19 +9,11 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from compact import bits, container, entropy
-from compact.errors import ImageError, ModelMismatchError, QualityError
-from compact.image import (
-    DEFAULT_MAX_PIXELS,
-    Picture,
-    decode_alpha,
-    encode_alpha,
-    from_model_output,
-    load_picture,
-    to_model_input,
-    to_picture,
-)
+from compact import bits, container, entropy, roles
+from compact.errors import ImageError, ModelMismatchError
+from compact.geometry import from_model_output, to_model_input
 from compact.manifest import ModelBundle, resolve_model
+from compact.picture import DEFAULT_MAX_PIXELS, Picture, decode_alpha, encode_alpha, load_picture, to_picture
 from compact.runtimes import Backend, get_backend
 from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
 
@@ -55,7 +47,8 @@ class Codec:
                  threads: int | None = None, quality: int | None = None):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
-        #: milliseconds of the last call per stage: encode, decode (networks), entropy_encode, entropy_decode
+        #: milliseconds per stage of the last compress (encode, entropy_encode) or decompress (entropy_decode,
+        #: decode; networks only); each call starts it afresh, so no figure outlives the call that made it
         self.timings: dict[str, float] = {}
         #: the model's context model, used to write version 2 streams and needed to read them
         self.context = self._load_context()
@@ -69,15 +62,12 @@ class Codec:
 
     def channels_for(self, quality: int | None) -> int:
         """Code channels sent at ``quality``; raises QualityError for a level the model lacks."""
-        try:
-            return self.bundle.manifest.config.channels_for(quality)
-        except ValueError as exc:
-            raise QualityError(str(exc)) from exc
+        return self.bundle.manifest.config.channels_for(quality)
 
     def _load_context(self) -> entropy.ContextModel | None:
-        if "context" not in self.bundle.manifest.files:
+        if roles.CONTEXT not in self.bundle.manifest.files:
             return None
-        return entropy.ContextModel.from_json(self.bundle.file("context").read_text())
+        return entropy.ContextModel.from_json(self.bundle.file(roles.CONTEXT).read_text())
 
     @property
     def model_id(self) -> str:
@@ -109,6 +99,7 @@ class Codec:
         many leading code channels are sent; the header's channel count records it. Alpha is stored
         losslessly and the ICC profile verbatim, in extension blocks.
         """
+        self.timings = {}
         sent = self.channels_for(quality if quality is not None else self.quality)
         picture = as_picture(image, self.max_pixels)
         rgb = picture.rgb
@@ -136,6 +127,7 @@ class Codec:
 
     def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray, container.Extensions]:
         """Parse and check a stream; return its header, (C, h, w) code and extension blocks."""
+        self.timings = {}
         header, payload, extensions = container.read(data)
         if self.max_pixels is not None and header.width * header.height > self.max_pixels:
             raise ImageError(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from compact.errors import ConfigError, QualityError
+
 #: Total down-sampling factor of the encoder; images are padded to a multiple of it.
 STRIDE = 16
+#: Hidden layers on each side: 6 convolutions (or up-convolutions) have 5 activations between them.
+HIDDEN_LAYERS = 5
 
 
 @dataclass(frozen=True)
@@ -22,16 +26,33 @@ class ModelConfig:
     #: Quality levels: how many leading code channels a stream sends (nested channel dropout trains the
     #: decoder to read any of these prefixes, with the unsent channels as 0). Empty means one level, C.
     levels: tuple[int, ...] = ()
+    #: Widths of the encoder's 5 hidden layers (full to 1/16 resolution) and of the decoder's 5 hidden
+    #: layers (1/16 resolution up); empty means ``channels`` everywhere (the original architecture).
+    encoder_widths: tuple[int, ...] = ()
+    decoder_widths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.latent_channels < 1:
-            raise ValueError("channels and latent_channels must be positive")
+            raise ConfigError("channels and latent_channels must be positive")
+        for name in ("encoder_widths", "decoder_widths"):
+            widths = tuple(getattr(self, name))
+            if widths and (len(widths) != HIDDEN_LAYERS or min(widths) < 1):
+                raise ConfigError(f"{name} must list {HIDDEN_LAYERS} positive widths, got {widths}")
+            object.__setattr__(self, name, widths)
         if self.stride != STRIDE:
-            raise ValueError(f"only stride {STRIDE} is supported")
+            raise ConfigError(f"only stride {STRIDE} is supported")
         levels = tuple(self.levels) or (self.latent_channels,)
         if list(levels) != sorted(set(levels)) or levels[0] < 1 or levels[-1] != self.latent_channels:
-            raise ValueError(f"levels must increase strictly and end at latent_channels, got {levels}")
+            raise ConfigError(f"levels must increase strictly and end at latent_channels, got {levels}")
         object.__setattr__(self, "levels", levels)
+
+    @property
+    def encoder_hidden(self) -> tuple[int, ...]:
+        return self.encoder_widths or (self.channels,) * HIDDEN_LAYERS
+
+    @property
+    def decoder_hidden(self) -> tuple[int, ...]:
+        return self.decoder_widths or (self.channels,) * HIDDEN_LAYERS
 
     @property
     def qualities(self) -> int:
@@ -43,7 +64,7 @@ class ModelConfig:
         if quality is None:
             return self.levels[self.default_quality - 1]
         if not 1 <= quality <= len(self.levels):
-            raise ValueError(f"quality must be 1..{len(self.levels)} for this model, got {quality}")
+            raise QualityError(f"quality must be 1..{len(self.levels)} for this model, got {quality}")
         return self.levels[quality - 1]
 
     @property
@@ -66,6 +87,12 @@ class ModelConfig:
             del data["levels"]
         else:
             data["levels"] = list(self.levels)
+        # Likewise the widths: written only when set, so models of the original shape keep their ids.
+        for name in ("encoder_widths", "decoder_widths"):
+            if getattr(self, name):
+                data[name] = list(getattr(self, name))
+            else:
+                del data[name]
         return data
 
     @classmethod
@@ -75,4 +102,6 @@ class ModelConfig:
             latent_channels=int(data["latent_channels"]),  # type: ignore[arg-type]
             stride=int(data.get("stride", STRIDE)),  # type: ignore[arg-type]
             levels=tuple(int(v) for v in data.get("levels", ())),  # type: ignore[attr-defined]
+            encoder_widths=tuple(int(v) for v in data.get("encoder_widths", ())),  # type: ignore[attr-defined]
+            decoder_widths=tuple(int(v) for v in data.get("decoder_widths", ())),  # type: ignore[attr-defined]
         )

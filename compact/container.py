@@ -13,8 +13,8 @@ import zlib
 from dataclasses import dataclass, replace
 
 from compact.bits import packed_size
-from compact.config import STRIDE
 from compact.errors import ChecksumError, FormatError, TruncatedStreamError
+from compact.geometry import latent_size
 
 MAGIC = b"CPCT"
 RAW, ENTROPY_CODED = 1, 2  # the two versions
@@ -31,11 +31,6 @@ FLAG_ICC = 0x02  # an ICC block follows: the source image's colour profile, to b
 #: Readers reject unknown flags instead of misreading a stream.
 KNOWN_FLAGS = FLAG_ALPHA | FLAG_ICC
 MAX_BLOCK = 64 * 1024 * 1024
-
-
-def latent_size(width: int, height: int) -> tuple[int, int]:
-    """(h, w) of the code for an image, after padding up to a multiple of the stride."""
-    return -(-height // STRIDE), -(-width // STRIDE)
 
 
 @dataclass(frozen=True)
@@ -72,7 +67,7 @@ class Header:
             raise FormatError(f"image size {self.width}x{self.height} is out of range 1..{MAX_SIDE}")
         if not 1 <= self.channels <= MAX_LATENT_CHANNELS:
             raise FormatError(f"latent channel count {self.channels} is out of range")
-        if (self.latent_height, self.latent_width) != latent_size(self.width, self.height):
+        if (self.latent_height, self.latent_width) != latent_size(self.height, self.width):
             raise FormatError(
                 f"latent {self.latent_height}x{self.latent_width} does not fit image {self.width}x{self.height}"
             )
@@ -167,3 +162,24 @@ def read(data: bytes) -> tuple[Header, bytes, Extensions]:
     if zlib.crc32(data[:pos]) != crc:
         raise ChecksumError("CRC32 mismatch: the file is corrupt")
     return header, payload, Extensions(*blocks)
+
+
+def describe(data: bytes) -> dict[str, object]:
+    """The fields ``compact info`` shows, after checking the whole stream (CRC included)."""
+    header, _, extensions = read(data)
+    return {
+        "version": header.version,
+        "flags": f"0x{header.flags:02x}",
+        "model id": header.model_id_hex,
+        "payload": "entropy-coded, context model " + header.context_id.hex()
+        if header.version == ENTROPY_CODED
+        else "raw packed bits",
+        "image": f"{header.width}x{header.height}",
+        "latent (C x h x w)": "x".join(map(str, header.latent_shape)),
+        "payload bytes": header.payload_size,
+        "alpha": f"{len(extensions.alpha)} bytes (lossless PNG)" if extensions.alpha is not None else "none",
+        "icc profile": f"{len(extensions.icc)} bytes" if extensions.icc is not None else "none",
+        "file bytes": len(data),
+        "bits per pixel": f"{8 * len(data) / (header.width * header.height):.4f}",
+        "crc32": "ok",
+    }

@@ -5,18 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from compact import roles
 from compact.codec import Codec, as_rgb
 from compact.entropy import CONTEXT_FILE, ContextModel
-from compact.errors import DataError, ImageError
-from compact.image import find_images, write_atomic
+from compact.errors import DataError, ImageError, OutputExistsError
+from compact.files import find_images, require_folder, write_atomic
+from compact.manifest import ModelBundle, default_model_dir
+
+
+def check_replaceable(bundle: ModelBundle, force: bool) -> None:
+    """A context table is part of the format of every stream coded with it: the installed model's is never
+    replaced, and a folder's own only with ``force``."""
+    if bundle.root.resolve() == default_model_dir().resolve():
+        raise OutputExistsError("the installed model's context table decodes every stream made with it and is never "
+                                "changed: export the model into a folder of your own (compact export --out DIR) "
+                                "and fit that one")  # fmt: skip
+    if bundle.has(roles.CONTEXT) and not force:
+        raise OutputExistsError(f"{bundle.root} already has a context model; streams coded with it cannot be decoded "
+                                "after it is replaced (use --force to replace it anyway)")  # fmt: skip
 
 
 def fit_context(codec: Codec, data: Path, max_images: int | None = None,
-                progress: Callable[[Path], None] | None = None) -> ContextModel:  # fmt: skip
+                progress: Callable[[Path], None] | None = None, force: bool = False) -> ContextModel:  # fmt: skip
     """Encode every readable image under ``data``, fit the context model, store it in the model folder."""
-    if not data.is_dir():
-        raise DataError(f"data folder not found: {data}")
-    paths = find_images(data)[:max_images]
+    check_replaceable(codec.bundle, force)
+    paths = find_images(require_folder(data))[:max_images]
     codes = []
     for path in paths:
         try:
@@ -30,5 +43,5 @@ def fit_context(codec: Codec, data: Path, max_images: int | None = None,
         raise DataError(f"no readable images under {data}")
     model = ContextModel.fit(codes)
     write_atomic(codec.bundle.root / CONTEXT_FILE, model.to_json().encode(), force=True)
-    codec.bundle.register("context", CONTEXT_FILE)
+    codec.bundle.register(roles.CONTEXT, CONTEXT_FILE)
     return model

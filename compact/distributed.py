@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compact import batch
-from compact.codec import Codec
 from compact.errors import CompactError
-from compact.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, image_bytes, load_picture
+from compact.files import IMAGE_SUFFIXES, partial_name
+from compact.picture import DEFAULT_MAX_PIXELS, image_bytes, load_picture
+from compact.spec import CodecSpec
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -33,19 +34,6 @@ MAX_READ_BLOCKS = 10_000
 #: Input columns the coding actors accept, in order of preference.
 COMPRESS_INPUTS = ("bytes", "image")  # image files (ray.data.read_binary_files) or HxWx3/4 uint8 arrays
 DECOMPRESS_INPUTS = ("data", "bytes")  # streams from compress_dataset, or .cpt files read_binary_files read
-
-
-@dataclass(frozen=True)
-class CodecSpec:
-    """What every actor loads; it is pickled to the workers, each of which builds its own Codec from it."""
-
-    model: str = "default"  # a folder path must be readable at the same path on every worker
-    backend: str = "auto"
-    quality: int | None = None
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
-
-    def codec(self, threads: int | None = None) -> Codec:
-        return Codec(self.model, self.backend, max_pixels=self.max_pixels, threads=threads, quality=self.quality)
 
 
 @dataclass(frozen=True)
@@ -191,14 +179,14 @@ def filesystem(url: str) -> tuple[pyarrow.fs.FileSystem, str]:
 
 
 def write_atomic_fs(fs: pyarrow.fs.FileSystem, path: str, data: bytes) -> None:
-    """As compact.image.write_atomic, on any pyarrow filesystem: write a hidden temporary file, move it into place.
+    """As compact.files.write_atomic, on any pyarrow filesystem: write a hidden temporary file, move it into place.
 
     Atomic where the filesystem's move is a rename (local, HDFS, NFS); on object stores the move is a server-side
     copy of the complete temporary object, so the output still never appears half-written.
     """
     target = PurePosixPath(path)
     fs.create_dir(str(target.parent), recursive=True)
-    tmp = str(target.with_name(f".{target.name}.partial"))
+    tmp = partial_name(target)
     try:
         with fs.open_output_stream(tmp) as out:
             out.write(data)
@@ -340,40 +328,54 @@ class RunOptions:
 
 
 def run(inputs: list[str], output: str, mode: str, options: RunOptions) -> batch.Summary:
-    """Code every input file not already done into ``output``; Ray Data shows the progress."""
+    """Code every input file not already done into ``output``; Ray Data shows the progress.
+
+    Connects to (or starts) Ray when it is not running yet, and then disconnects (or stops it) at the end.
+    """
     import ray
 
     t0 = time.perf_counter()
     parent = options.spec.codec()  # a bad model, backend or quality fails here, once, before Ray starts
     channels = parent.channels_for(options.spec.quality)
     layout, jobs = plan(inputs, output, mode)
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         ray.init(address=options.address)
-    model_id = parent.bundle.manifest.model_id_bytes
-    done = set() if options.force else _done(layout, jobs, mode, model_id, channels)
-    todo = [src for src, dst in jobs if dst not in done]
-    summary = batch.Summary(skipped=len(jobs) - len(todo))
-    if todo:
-        workers = options.workers
-        kwargs = {"spec": options.spec, "mode": mode, "threads": workers.threads, "layout": layout}
-        try:
-            coded = _read(todo, layout.input_fs, workers.batch_size, workers.most()).map_batches(
-                _FileCoder, fn_constructor_kwargs=kwargs, batch_format="numpy", **workers.map_args()
-            )
-            for row in coded.iter_rows():
-                if row["error"]:
-                    summary.failed.append((row["path"], row["error"]))
-                else:
-                    summary.done += 1
-                    summary.bytes_in += int(row["bytes_in"])
-                    summary.bytes_out += int(row["bytes_out"])
-        except (ray.exceptions.RayError, OSError) as exc:  # a worker lost, an input gone since the listing, ...
-            lines = [line for line in str(exc).splitlines() if line.strip()]
-            raise CompactError(f"the Ray job stopped ({type(exc).__name__}: {lines[-1] if lines else ''}); "
-                               "finished outputs are kept: rerun to resume") from exc  # fmt: skip
-    if summary.failed:
-        write_atomic_fs(layout.output_fs, layout.manifest, batch.failures_jsonl(summary.failed))
-    elif layout.output_fs.get_file_info(layout.manifest).is_file:
-        layout.output_fs.delete_file(layout.manifest)
+    try:
+        model_id = parent.bundle.manifest.model_id_bytes
+        done = set() if options.force else _done(layout, jobs, mode, model_id, channels)
+        todo = [src for src, dst in jobs if dst not in done]
+        summary = batch.Summary(skipped=len(jobs) - len(todo))
+        if todo:
+            _code(todo, layout, mode, options, summary)
+        if summary.failed:
+            write_atomic_fs(layout.output_fs, layout.manifest, batch.failures_jsonl(summary.failed))
+        elif layout.output_fs.get_file_info(layout.manifest).is_file:
+            layout.output_fs.delete_file(layout.manifest)
+    finally:
+        if started:
+            ray.shutdown()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _code(todo: list[str], layout: Layout, mode: str, options: RunOptions, summary: batch.Summary) -> None:
+    import ray
+
+    workers = options.workers
+    kwargs = {"spec": options.spec, "mode": mode, "threads": workers.threads, "layout": layout}
+    try:
+        coded = _read(todo, layout.input_fs, workers.batch_size, workers.most()).map_batches(
+            _FileCoder, fn_constructor_kwargs=kwargs, batch_format="numpy", **workers.map_args()
+        )
+        for row in coded.iter_rows():
+            if row["error"]:
+                summary.failed.append((row["path"], row["error"]))
+            else:
+                summary.done += 1
+                summary.bytes_in += int(row["bytes_in"])
+                summary.bytes_out += int(row["bytes_out"])
+    except (ray.exceptions.RayError, OSError) as exc:  # a worker lost, an input gone since the listing, ...
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise CompactError(f"the Ray job stopped ({type(exc).__name__}: {lines[-1] if lines else ''}); "
+                           "finished outputs are kept: rerun to resume") from exc  # fmt: skip

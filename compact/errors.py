@@ -47,5 +47,9 @@ class OutputExistsError(CompactError):
     """Refusing to overwrite an existing output file."""
 
 
-class QualityError(CompactError):
+class ConfigError(CompactError, ValueError):
+    """Model or training settings that cannot work (a ValueError too, for callers that catch those)."""
+
+
+class QualityError(ConfigError):
     """A quality level the model does not offer."""

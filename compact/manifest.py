@@ -10,7 +10,7 @@ from pathlib import Path
 
 from compact.config import ModelConfig
 from compact.errors import ModelError
-from compact.image import write_atomic
+from compact.files import write_atomic
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -41,6 +41,10 @@ class ModelManifest:
     coreml: dict[str, object] = field(default_factory=dict)  # precision, shapes strategy, compute units
     description: str = ""
     manifest_version: int = MANIFEST_VERSION
+    #: terms of the exported files (SPDX id of the code's license; the weights' terms are in the model card)
+    license: str = ""
+    compact_version: str = ""  # the package version that exported it
+    model_card: str = ""
 
     @property
     def model_id_bytes(self) -> bytes:
@@ -117,3 +121,26 @@ def resolve_model(model: str | os.PathLike[str] | None) -> ModelBundle:
     if model is None or str(model) == "default":
         return ModelBundle.load(default_model_dir())
     return ModelBundle.load(Path(model))
+
+
+def describe_model(bundle: ModelBundle) -> dict[str, object]:
+    """What ``compact info --model`` shows: the model, its files and the terms it comes under."""
+    from compact.about import LICENSE, MODEL_CARD, __version__
+
+    m = bundle.manifest
+    levels = m.config.levels
+    rows: dict[str, object] = {
+        "model id": m.model_id,
+        "folder": bundle.root,
+        "architecture": f"N={m.config.channels}, C={m.config.latent_channels}, encoder widths "
+        f"{list(m.config.encoder_hidden)}, decoder widths {list(m.config.decoder_hidden)}",
+        "quality levels": ", ".join(f"{q}: {c} planes ({c / 256:.4f} bpp raw)" for q, c in enumerate(levels, 1)),
+        "default quality": m.config.default_quality,
+        "files": ", ".join(f"{role}={rel}" for role, rel in sorted(m.files.items())),
+        "exported by": f"compact {m.compact_version}" if m.compact_version else "an earlier compact (no version)",
+        "code license": m.license or f"{LICENSE} (this package, compact {__version__})",
+        "model card": m.model_card or MODEL_CARD,
+    }
+    if bundle.root.resolve() == default_model_dir().resolve():
+        rows["weights' terms"] = "trained partly on research-use-only images: read the model card before embedding"
+    return rows

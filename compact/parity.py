@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from compact.image import to_model_input
+from compact.bits import latent_to_symbols
+from compact.codec import ImageLike, as_rgb
+from compact.geometry import to_model_input
+from compact.manifest import ModelBundle, resolve_model
 from compact.metrics import psnr
+from compact.runtimes import BACKENDS, get_backend, unavailable_reason
 from compact.runtimes.base import Backend
+
+#: the reference every other runtime is compared with
+REFERENCE = "torch"
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ def compare(reference: Backend, candidate: Backend, rgb: np.ndarray, image: str 
     """Encode with both; decode the reference's bits with both, so the decoder is judged on equal input."""
     x = to_model_input(rgb)
     lat_ref, lat_new = reference.encode(x), candidate.encode(x)
-    bits = np.where(lat_ref >= 0, 1.0, -1.0).astype(np.float32)
+    bits = latent_to_symbols(lat_ref)
     return ParityRow(
         image=image,
         backend=name or candidate.name,
@@ -57,3 +65,45 @@ def compare(reference: Backend, candidate: Backend, rgb: np.ndarray, image: str 
         total_bits=int(lat_ref.size),
         decoder_psnr=psnr(reference.decode(bits), candidate.decode(bits), peak=1.0),
     )
+
+
+@dataclass
+class ParityReport:
+    model_id: str
+    rows: list[ParityRow]
+    skipped: list[str]  # "backend: why it cannot run here"
+
+    @property
+    def failures(self) -> int:
+        return sum(not row.ok for row in self.rows)
+
+
+def runnable_backends(bundle: ModelBundle) -> tuple[list[Backend], list[str]]:
+    """Every registered backend but the reference that can run here on this model, and why the others cannot."""
+    backends, skipped = [], []
+    for name in BACKENDS:
+        if name == REFERENCE:
+            continue
+        reason = unavailable_reason(name, bundle)
+        if reason is None:
+            backends.append(get_backend(name, bundle))
+        else:
+            skipped.append(f"{name}: {reason}")
+    return backends, skipped
+
+
+def run_parity(images: list[tuple[str, ImageLike]], model: str | ModelBundle | None = None,
+               progress: Callable[[ParityRow], None] | None = None) -> ParityReport:  # fmt: skip
+    """Compare every runtime this machine can run against torch on ``images`` ((name, image) pairs)."""
+    bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
+    reference = get_backend(REFERENCE, bundle)
+    backends, skipped = runnable_backends(bundle)
+    report = ParityReport(bundle.manifest.model_id, [], skipped)
+    for name, image in images:
+        rgb = as_rgb(image)
+        for backend in backends:
+            row = compare(reference, backend, rgb, name, backend.precision)
+            report.rows.append(row)
+            if progress is not None:
+                progress(row)
+    return report

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compact.config import STRIDE
+from compact.geometry import edge_rows, latent_size, padded_size, to_pixels, to_tensor
 
 Array = np.ndarray
 
@@ -33,22 +34,14 @@ class TileGrid:
             yield start, end, max(0, start - self.halo), min(size, end + self.halo)
 
 
-def _rows(rgb: Array, start: int, stop: int, axis: int) -> Array:
-    """Pixels [start, stop) along ``axis``, repeating the last row/column past the image (edge padding)."""
-    index = np.minimum(np.arange(start, stop), rgb.shape[axis] - 1)
-    return np.take(rgb, index, axis=axis)
-
-
 def encode_tiled(rgb: Array, encode: Callable[[Array], Array], channels: int, grid: TileGrid) -> Array:
     """HxWx3 uint8 -> (1, C, h, w) latent, one tile at a time."""
-    h, w = -(-rgb.shape[0] // STRIDE), -(-rgb.shape[1] // STRIDE)
+    h, w = latent_size(*rgb.shape[:2])
     latent = np.empty((1, channels, h, w), dtype=np.float32)
     for r0, r1, i0, i1 in grid.spans(h):
-        band = _rows(rgb, i0 * STRIDE, i1 * STRIDE, axis=0)
+        band = edge_rows(rgb, i0 * STRIDE, i1 * STRIDE, axis=0)
         for c0, c1, j0, j1 in grid.spans(w):
-            tile = _rows(band, j0 * STRIDE, j1 * STRIDE, axis=1)
-            x = np.ascontiguousarray(tile.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
-            out = encode(x)
+            out = encode(to_tensor(edge_rows(band, j0 * STRIDE, j1 * STRIDE, axis=1)))
             latent[:, :, r0:r1, c0:c1] = out[:, :, r0 - i0 : r1 - i0, c0 - j0 : c1 - j0]
     return latent
 
@@ -64,8 +57,7 @@ def decode_tiled(symbols: Array, decode: Callable[[Array], Array], width: int, h
             y0, x0 = r0 * STRIDE, c0 * STRIDE
             y1, x1 = min(r1 * STRIDE, height), min(c1 * STRIDE, width)
             if y1 > y0 and x1 > x0:
-                pixels = core[:, : y1 - y0, : x1 - x0].transpose(1, 2, 0)
-                rgb[y0:y1, x0:x1] = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+                rgb[y0:y1, x0:x1] = to_pixels(core[:, : y1 - y0, : x1 - x0])
     return rgb
 
 
@@ -75,5 +67,5 @@ MAX_WHOLE_SIDE = 2048  # the largest Core ML shape side
 
 
 def needs_tiling(height: int, width: int) -> bool:
-    hp, wp = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
+    hp, wp = padded_size(height, width)
     return hp * wp > WHOLE_IMAGE_PIXELS or max(hp, wp) > MAX_WHOLE_SIDE

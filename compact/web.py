@@ -14,6 +14,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from compact import roles
 from compact.errors import MissingExtraError
 from compact.manifest import MANIFEST_NAME, ModelBundle, resolve_model
 
@@ -48,7 +49,7 @@ def _routes(bundle: ModelBundle, dist: Path) -> dict[str, Path]:
     routes |= {f"/lib/{p.name}": p for p in (WEB_DIR / "lib").glob("*.js")}
     routes |= {f"/ort/{p.name}": p for p in dist.iterdir() if p.is_file() and p.suffix in (".mjs", ".wasm")}
     routes[f"/model/{MANIFEST_NAME}"] = bundle.root / MANIFEST_NAME
-    for role in ("context", "onnx_decoder", "onnx_encoder"):  # the page needs no weights or Core ML files
+    for role in (roles.CONTEXT, roles.ONNX_DECODER, roles.ONNX_ENCODER):  # the page needs no weights or Core ML files
         rel = bundle.manifest.files.get(role)
         if rel:
             routes[f"/model/{rel}"] = bundle.root / rel

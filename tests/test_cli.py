@@ -125,10 +125,11 @@ def test_train_and_export_commands(tmp_path, tiny_checkpoint):
 
 
 def test_missing_extra_is_one_clear_line(monkeypatch):
-    import compact.cli
+    import compact.cli.common
 
-    real = compact.cli.importlib.util.find_spec
-    monkeypatch.setattr(compact.cli.importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
+    real = compact.cli.common.importlib.util.find_spec
+    monkeypatch.setattr(compact.cli.common.importlib.util, "find_spec",
+                        lambda n, *a: None if n == "torch" else real(n, *a))  # fmt: skip
     res = invoke("export", "--target", "onnx")
     assert res.exit_code == 1 and 'pip install "compact[export]"' in res.output
 
@@ -147,3 +148,35 @@ def test_quality_option_is_stored_and_checked(photo, tmp_path, tiny_levels_bundl
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "q9.cpt").exists()
     res = invoke("run", "--backend", "onnx", "--model", model, "-q", 2, photo, "-o", tmp_path)
     assert res.exit_code == 0 and "quality 2/3 (8 channels)" in res.output, res.output
+
+
+def test_readme_commands_work_twice_and_never_touch_their_inputs(photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    original = photo.read_bytes()
+    for _ in range(2):
+        res = invoke("run", "--backend", "onnx", photo)
+        assert res.exit_code == 0, res.output
+        res = invoke("compress", photo, "-o", "photo.cpt")
+        assert res.exit_code == 0, res.output
+        res = invoke("decompress", "photo.cpt")  # no -o: beside the stream, never over photo.png
+        assert res.exit_code == 0, res.output
+    assert "already complete" in res.output
+    assert (tmp_path / "photo.decoded.png").is_file() and photo.read_bytes() == original
+    stream = (tmp_path / "photo.cpt").read_bytes()
+    res = invoke("compress", photo, "-o", photo, "--force")
+    assert res.exit_code == 1 and "is the input" in res.output
+    assert photo.read_bytes() == original
+    (tmp_path / "other.cpt").write_bytes(b"not a stream")
+    res = invoke("compress", photo, "-o", "other.cpt")
+    assert res.exit_code == 1 and "--force" in res.output and (tmp_path / "other.cpt").read_bytes() == b"not a stream"
+    res = invoke("compress", photo, "-o", "photo.cpt", "-q", "1")  # another quality: redone, not skipped
+    assert res.exit_code == 1 and (tmp_path / "photo.cpt").read_bytes() == stream
+    res = invoke("compress", photo, "-o", "photo.cpt", "-q", "1", "--force")
+    assert res.exit_code == 0 and (tmp_path / "photo.cpt").read_bytes() != stream
+
+
+def test_option_values_are_checked_when_parsed(photo):
+    for args in (["compress", photo, "--max-pixels", "-1"], ["compress", photo, "-q", "0"],
+                 ["compress", photo, "-j", "0"], ["decompress", photo, "--quality", "2"]):  # fmt: skip
+        res = invoke(*args)
+        assert res.exit_code != 0, args

@@ -86,3 +86,24 @@ def test_info_names_the_context_model(model_dirs, tmp_path):
     path.write_bytes(Codec(fitted, "onnx").compress(natural_image(96, 96, seed=54)))
     res = CliRunner().invoke(app, ["info", str(path)])
     assert res.exit_code == 0 and "entropy-coded, context model" in res.output and "version: 2" in res.output
+
+
+def test_fit_context_never_changes_the_installed_model_or_an_existing_table(model_dirs, tmp_path):
+    from compact.errors import OutputExistsError
+
+    plain, fitted = model_dirs
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(natural_image(64, 64, seed=1)).save(photos / "a.png")
+    installed = (default_model_dir() / entropy.CONTEXT_FILE).read_bytes()
+    with pytest.raises(OutputExistsError, match="installed model"):
+        fit_context(Codec("default", "onnx"), photos)
+    assert (default_model_dir() / entropy.CONTEXT_FILE).read_bytes() == installed
+    table = (fitted / entropy.CONTEXT_FILE).read_bytes()
+    with pytest.raises(OutputExistsError, match="--force"):
+        fit_context(Codec(fitted, "onnx"), photos)
+    assert (fitted / entropy.CONTEXT_FILE).read_bytes() == table
+    copy = tmp_path / "copy"
+    shutil.copytree(fitted, copy)
+    fit_context(Codec(copy, "onnx"), photos, force=True)
+    assert (copy / entropy.CONTEXT_FILE).read_bytes() != table

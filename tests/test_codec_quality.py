@@ -29,13 +29,13 @@ def test_each_quality_sends_its_channels_and_decodes(tiny_levels_bundle):
 
 def test_lower_quality_matches_the_torch_model_with_unsent_channels_zero(tiny_levels_bundle):
     torch = pytest.importorskip("torch")
-    from compact.image import to_model_input
+    from compact.geometry import to_model_input
     from compact.training.checkpoint import load_model
 
     codec = Codec(tiny_levels_bundle, backend="onnx")
     rgb = natural_image(48, 64, seed=4)
     ours = codec.decompress_array(codec.compress(rgb, quality=1))
-    model = load_model(tiny_levels_bundle.file("weights")).freeze()
+    model = load_model(tiny_levels_bundle.file("weights")).eval()
     with torch.no_grad():
         ref = model(torch.from_numpy(to_model_input(rgb)), 4)[0].numpy()
     ref = np.clip(np.rint(ref.transpose(1, 2, 0)[:48, :64] * 255), 0, 255).astype(np.uint8)

@@ -5,10 +5,11 @@ import pytest
 
 from compact import container
 from compact.errors import ChecksumError, FormatError, TruncatedStreamError
+from compact.geometry import latent_size
 
 
 def make_stream(width=37, height=20, channels=16, flags=0, version=1):
-    lh, lw = container.latent_size(width, height)
+    lh, lw = latent_size(height, width)
     size = (channels * lh * lw + 7) // 8
     header = container.Header(b"\x01\x02\x03\x04\x05\x06\x07\x08", width, height, channels, lh, lw, size)
     return container.write(header, bytes(range(size % 256)) * (size // 256) + bytes(range(size % 256))), header
@@ -31,9 +32,9 @@ def test_round_trip_and_header_layout():
 
 
 def test_latent_size_rounds_up():
-    assert container.latent_size(1, 1) == (1, 1)
-    assert container.latent_size(16, 16) == (1, 1)
-    assert container.latent_size(17, 33) == (3, 2)
+    assert latent_size(1, 1) == (1, 1)
+    assert latent_size(16, 16) == (1, 1)
+    assert latent_size(33, 17) == (3, 2)
 
 
 def test_bad_magic():
@@ -101,7 +102,7 @@ def test_inconsistent_header_fields_rejected_before_payload():
 
 
 def test_version_2_header_round_trip_and_limits():
-    lh, lw = container.latent_size(100, 60)
+    lh, lw = latent_size(60, 100)
     raw = (16 * lh * lw + 7) // 8
     header = container.Header(b"\x01" * 8, 100, 60, 16, lh, lw, 8, version=2, context_id=b"\xab\xcd\xef\x01")
     data = container.write(header, bytes(8))

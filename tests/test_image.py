@@ -5,7 +5,9 @@ import pytest
 from PIL import Image
 
 from compact.errors import ImageError, OutputExistsError
-from compact.image import from_model_output, load_picture, save_image, to_model_input, write_atomic
+from compact.files import write_atomic
+from compact.geometry import from_model_output, to_model_input
+from compact.picture import load_picture, save_image
 
 
 @pytest.mark.parametrize("h,w", [(1, 1), (15, 17), (16, 16), (33, 100)])

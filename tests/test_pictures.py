@@ -10,7 +10,8 @@ from PIL import Image, ImageCms
 from compact import container
 from compact.codec import Codec
 from compact.errors import FormatError, ImageError
-from compact.image import Picture, load_picture, save_image
+from compact.geometry import latent_size
+from compact.picture import Picture, load_picture, save_image
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_corrupt_alpha_block_is_a_format_error(codec):
 
 
 def test_extension_blocks_round_trip_and_truncations():
-    lh, lw = container.latent_size(20, 20)
+    lh, lw = latent_size(20, 20)
     header = container.Header(b"\x02" * 8, 20, 20, 16, lh, lw, 8)
     ext = container.Extensions(alpha=b"A" * 10, icc=b"I" * 7)
     data = container.write(header, bytes(8), ext)

@@ -7,7 +7,7 @@ from conftest import natural_image
 from compact.bits import binarize, bits_to_symbols
 from compact.codec import Codec
 from compact.config import STRIDE
-from compact.image import from_model_output, to_model_input
+from compact.geometry import from_model_output, to_model_input
 from compact.metrics import psnr
 from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
 

@@ -12,10 +12,10 @@ import numpy as np
 
 from compact.codec import Codec, as_rgb
 from compact.errors import DataError
+from compact.evaluation.msssim import MIN_SIDE, msssim
 from compact.evaluation.reference_codecs import REFERENCE_CODECS
-from compact.image import find_images
+from compact.files import find_images, require_folder
 from compact.metrics import psnr
-from compact.training.msssim import MIN_SIDE, msssim
 
 COMPACT = "compact"
 ALL_CODECS = (COMPACT, *REFERENCE_CODECS)
@@ -46,9 +46,7 @@ def check_codecs(names: list[str]) -> list[str]:
 
 def load_images(data: Path) -> list[tuple[str, np.ndarray]]:
     """Every image under ``data`` as RGB; each must be large enough for MS-SSIM."""
-    if not data.is_dir():
-        raise DataError(f"evaluation folder not found: {data}")
-    paths = find_images(data)
+    paths = find_images(require_folder(data, "evaluation folder"))
     if not paths:
         raise DataError(f"no images under {data}")
     images = []

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from compact.codec import Codec
-from compact.errors import OutputExistsError
 from compact.evaluation.harness import (
     COMPACT,
     check_codecs,
@@ -18,7 +17,7 @@ from compact.evaluation.harness import (
 from compact.evaluation.plots import rd_plots
 from compact.evaluation.report import markdown
 from compact.evaluation.summary import summarize
-from compact.image import write_atomic
+from compact.files import check_overwrite, write_atomic, write_with
 
 OUTPUTS = ("per_image.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_msssim.png")
 
@@ -29,9 +28,8 @@ def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", b
     """Evaluate and write every output; existing outputs need ``force`` (checked before any work)."""
     check_codecs(codecs)
     out.mkdir(parents=True, exist_ok=True)
-    existing = [out / name for name in OUTPUTS if (out / name).exists()]
-    if existing and not force:
-        raise OutputExistsError(f"{existing[0]} exists (use --force to overwrite)")
+    for name in OUTPUTS:
+        check_overwrite(out / name, force)
     images = load_images(data)
     compact = Codec(model, backend) if COMPACT in codecs else None  # fails here, once, on a bad model
     if on_start is not None:
@@ -41,9 +39,7 @@ def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", b
     summary = summarize(rows, default)
     if compact is not None:
         summary["model"] = {"id": compact.model_id, "levels": list(compact.bundle.manifest.config.levels)}
-    tmp_csv = out / ".per_image.csv.partial"
-    write_csv(rows, tmp_csv)
-    tmp_csv.replace(out / "per_image.csv")
+    write_with(out / "per_image.csv", lambda tmp: write_csv(rows, tmp), force=True)
     write_atomic(out / "summary.json", json.dumps(summary, indent=1).encode(), force=True)
     write_atomic(out / "summary.md", markdown(summary).encode(), force=True)
     for name, png in rd_plots(summary).items():

@@ -9,11 +9,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from compact import roles
+from compact.about import AUTHOR, LICENSE, MODEL_CARD, __version__
 from compact.errors import ModelError
 from compact.export.fold import fold_for_export
-from compact.image import write_atomic
+from compact.files import write_atomic
 from compact.manifest import MANIFEST_NAME, ModelManifest, hash_path
 from compact.training.checkpoint import WEIGHTS, load_model, model_id, save_weights
+from compact.training.model import CompactAutoencoder
 
 TARGETS = ("onnx", "coreml", "all")
 
@@ -56,60 +59,90 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
     so a failed export leaves a previous export in ``out`` untouched."""
     if target not in TARGETS:
         raise ModelError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
-    model = load_model(checkpoint).freeze()
+    if precision not in ("fp16", "fp32"):
+        raise ModelError(f"unknown precision {precision!r}: choose fp16 or fp32")
+    if int8_calibration is not None and target == "coreml":
+        raise ModelError("--int8-decoder quantizes the ONNX decoder: use --target onnx or all")
+    model = load_model(checkpoint).eval()
     mid = model_id(model)
     graphs = fold_for_export(model)  # what the runtimes execute; the weights file keeps the trained tensors
     out.mkdir(parents=True, exist_ok=True)
-    metadata = {"model_id": mid, "config": json.dumps(model.config.to_dict()), "compact_format": "1"}
+    metadata = model_metadata(model, mid)
     previous = _previous(out, mid)
     files = dict(previous.files) if previous else {}
     coreml_info = dict(previous.coreml) if previous else {}
-
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
         staging = Path(tmp)
         save_weights(model, staging / WEIGHTS)
-        files["weights"] = WEIGHTS
+        files[roles.WEIGHTS] = WEIGHTS
         if target in ("onnx", "all"):
-            from compact.export.onnx_export import export_onnx
-
-            paths = export_onnx(graphs.encoder, graphs.decoder, model.config.latent_channels, staging, metadata)
-            files.update({role: p.name for role, p in paths.items()})
-            if int8_calibration is not None:
-                from compact.export.quantize import quantize_decoder
-
-                int8 = quantize_decoder(paths["onnx_decoder"], paths["onnx_encoder"], int8_calibration,
-                                        staging / "decoder.int8.onnx")  # fmt: skip
-                files["onnx_decoder_int8"] = int8.name
+            files.update(_onnx(graphs, staging, metadata, int8_calibration))
         if target in ("coreml", "all"):
-            from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
-            from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
-
-            paths = export_coreml(graphs.encoder, graphs.decoder, model.config.latent_channels, staging, precision,
-                                  metadata)  # fmt: skip
-            files.update({role: p.name for role, p in paths.items()})
-            coreml_info = {
-                "precision": precision,
-                "io_dtype": "float32",
-                "shapes": "enumerated",
-                "image_shapes_hxw": [f"{h}x{w}" for h, w in IMAGE_SHAPES],
-                "default_shape_hxw": "{}x{}".format(*DEFAULT_SHAPE),
-                "compute_units": "ALL",
-                "minimum_deployment_target": MIN_DEPLOYMENT,
-            }
+            coreml_files, coreml_info = _coreml(graphs, staging, metadata, precision)
+            files.update(coreml_files)
         _move_into(staging, out)
+    manifest = _manifest(model, mid, out, files, coreml_info)
+    write_atomic(out / MANIFEST_NAME, manifest.to_json().encode(), force=True)
+    return manifest
+
+
+def model_metadata(model: CompactAutoencoder, mid: str) -> dict[str, str]:
+    """What every exported graph carries (ONNX metadata_props, Core ML user-defined metadata): the model,
+    and the package's version, license and author, so an app embedding a graph knows its terms."""
+    return {"model_id": mid, "config": json.dumps(model.config.to_dict()), "compact_format": "1",
+            "compact_version": __version__, "license": LICENSE, "author": AUTHOR, "model_card": MODEL_CARD}  # fmt: skip
+
+
+def _onnx(graphs: CompactAutoencoder, staging: Path, metadata: dict[str, str],
+          int8_calibration: Path | None) -> dict[str, str]:  # fmt: skip
+    from compact.export.onnx_export import export_onnx
+
+    paths = export_onnx(graphs.encoder, graphs.decoder, graphs.config.latent_channels, staging, metadata)
+    files = {role: p.name for role, p in paths.items()}
+    if int8_calibration is not None:
+        from compact.export.quantize import quantize_decoder
+
+        int8 = quantize_decoder(paths[roles.ONNX_DECODER], paths[roles.ONNX_ENCODER], int8_calibration,
+                                staging / "decoder.int8.onnx")  # fmt: skip
+        files[roles.ONNX_DECODER_INT8] = int8.name
+    return files
+
+
+def _coreml(graphs: CompactAutoencoder, staging: Path, metadata: dict[str, str],
+            precision: str) -> tuple[dict[str, str], dict[str, object]]:  # fmt: skip
+    from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
+    from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
+
+    paths = export_coreml(graphs.encoder, graphs.decoder, graphs.config.latent_channels, staging, precision, metadata)
+    info = {
+        "precision": precision,
+        "io_dtype": "float32",
+        "shapes": "enumerated",
+        "image_shapes_hxw": [f"{h}x{w}" for h, w in IMAGE_SHAPES],
+        "default_shape_hxw": "{}x{}".format(*DEFAULT_SHAPE),
+        "compute_units": "ALL",
+        "minimum_deployment_target": MIN_DEPLOYMENT,
+    }
+    return {role: p.name for role, p in paths.items()}, info
+
+
+def _manifest(model: CompactAutoencoder, mid: str, out: Path, files: dict[str, str],
+              coreml_info: dict[str, object]) -> ModelManifest:  # fmt: skip
     from compact.export.onnx_export import OPSET
 
-    manifest = ModelManifest(
+    levels = model.config.levels
+    return ModelManifest(
         model_id=mid,
         config=model.config,
         files=files,
         hashes={rel: hash_path(out / rel) for rel in sorted(set(files.values()))},
         exporters=_versions(),
-        onnx_opset=OPSET if "onnx_encoder" in files else None,
+        onnx_opset=OPSET if roles.ONNX_ENCODER in files else None,
         coreml=coreml_info,
+        license=LICENSE,
+        compact_version=__version__,
+        model_card=MODEL_CARD,
         description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, quality levels "
-        f"{'/'.join(map(str, model.config.levels))} channels = "
-        f"{'/'.join(f'{c / 256:.4f}' for c in model.config.levels)} bpp before the container header",
+        f"{'/'.join(map(str, levels))} channels = {'/'.join(f'{c / 256:.4f}' for c in levels)} bpp before the "
+        "container header",
     )
-    write_atomic(out / MANIFEST_NAME, manifest.to_json().encode(), force=True)
-    return manifest

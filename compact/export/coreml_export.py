@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from compact import roles
 from compact.config import STRIDE
 from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
 
 PRECISIONS = ("fp16", "fp32")
 MIN_DEPLOYMENT = "macOS13"
-LICENSE = "not yet licensed: see the COMPACT repository"
 
 
 def _ct():
@@ -53,9 +53,9 @@ def convert_half(module: nn.Module, channels_in: int, scale: int, input_name: st
         minimum_deployment_target=getattr(ct.target, MIN_DEPLOYMENT),
     )
     mlmodel.short_description = description
-    mlmodel.author = "COMPACT"
-    mlmodel.license = LICENSE
-    mlmodel.version = metadata.get("model_id", "")
+    mlmodel.author = metadata["author"]
+    mlmodel.license = f"{metadata['license']} (weights: see {metadata['model_card']})"
+    mlmodel.version = metadata["compact_version"]
     mlmodel.input_description[input_name] = input_doc
     mlmodel.output_description[output_name] = output_doc
     mlmodel.user_defined_metadata.update(metadata)
@@ -66,7 +66,7 @@ def export_coreml(encoder: nn.Module, decoder: nn.Module, latent_channels: int, 
                   metadata: dict[str, str]) -> dict[str, Path]:  # fmt: skip
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}")
-    paths = {"coreml_encoder": out / "encoder.mlpackage", "coreml_decoder": out / "decoder.mlpackage"}
+    paths = {roles.COREML_ENCODER: out / "encoder.mlpackage", roles.COREML_DECODER: out / "decoder.mlpackage"}
     enc = convert_half(
         encoder, 3, STRIDE, "image", "latent", precision,
         "COMPACT encoder: RGB image to tanh latent; binarize with sign outside the model",
@@ -79,6 +79,6 @@ def export_coreml(encoder: nn.Module, decoder: nn.Module, latent_channels: int, 
         "binary code as +1/-1 float32 (1, C, h, w), h and w one of the enumerated shapes / 16",
         "RGB (1, 3, 16h, 16w), nominally in [0,1]; clip and round to 8 bits outside", metadata,
     )  # fmt: skip
-    enc.save(str(paths["coreml_encoder"]))
-    dec.save(str(paths["coreml_decoder"]))
+    enc.save(str(paths[roles.COREML_ENCODER]))
+    dec.save(str(paths[roles.COREML_DECODER]))
     return paths

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compact import roles
 from compact.errors import CompactError, ModelError
 from compact.manifest import ModelBundle
 from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
@@ -142,8 +143,8 @@ class MilReferenceBackend:
 
     def __init__(self, bundle: ModelBundle):
         self.bundle = bundle
-        self.encoder = MilProgramExecutor(bundle.file("coreml_encoder"))
-        self.decoder = MilProgramExecutor(bundle.file("coreml_decoder"))
+        self.encoder = MilProgramExecutor(bundle.file(roles.COREML_ENCODER))
+        self.decoder = MilProgramExecutor(bundle.file(roles.COREML_DECODER))
         self.precision = "fp16" if self.encoder.fp16 else "fp32"
 
     def encode(self, image: Array) -> Array:

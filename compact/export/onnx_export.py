@@ -8,6 +8,7 @@ import onnx
 import torch
 from torch import nn
 
+from compact import roles
 from compact.config import STRIDE
 
 OPSET = 20
@@ -45,9 +46,9 @@ def export_onnx(encoder: nn.Module, decoder: nn.Module, latent_channels: int, ou
                 metadata: dict[str, str]) -> dict[str, Path]:  # fmt: skip
     image = torch.rand(1, 3, 4 * STRIDE, 6 * STRIDE)
     bits = torch.where(torch.rand(1, latent_channels, 4, 6) < 0.5, 1.0, -1.0)
-    paths = {"onnx_encoder": out / "encoder.onnx", "onnx_decoder": out / "decoder.onnx"}
-    export_half(encoder, image, paths["onnx_encoder"], "image", "latent", STRIDE,
+    paths = {roles.ONNX_ENCODER: out / "encoder.onnx", roles.ONNX_DECODER: out / "decoder.onnx"}
+    export_half(encoder, image, paths[roles.ONNX_ENCODER], "image", "latent", STRIDE,
                 "COMPACT encoder: RGB in [0,1], NCHW, H and W multiples of 16 -> tanh latent", metadata)  # fmt: skip
-    export_half(decoder, bits, paths["onnx_decoder"], "bits", "image", 1,
+    export_half(decoder, bits, paths[roles.ONNX_DECODER], "bits", "image", 1,
                 "COMPACT decoder: binary code as +-1 floats -> RGB, nominally in [0,1]", metadata)  # fmt: skip
     return paths

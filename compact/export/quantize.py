@@ -16,9 +16,11 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
+from compact.bits import latent_to_symbols
 from compact.codec import as_picture
 from compact.errors import DataError
-from compact.image import find_images, to_model_input
+from compact.files import find_images
+from compact.geometry import to_model_input
 
 CALIBRATION_IMAGES = 8
 CROP = 512
@@ -43,7 +45,7 @@ def calibration_codes(encoder: Path, photos: Path) -> list[np.ndarray]:
         rgb = as_picture(path).rgb
         top, left = max(0, (rgb.shape[0] - CROP) // 2), max(0, (rgb.shape[1] - CROP) // 2)
         latent = session.run(None, {"image": to_model_input(rgb[top : top + CROP, left : left + CROP])})[0]
-        codes.append(np.where(latent >= 0, 1.0, -1.0).astype(np.float32))
+        codes.append(latent_to_symbols(latent))
     return codes
 
 

@@ -15,6 +15,8 @@ class Backend(Protocol):
     """
 
     name: str
+    #: the arithmetic its graphs run in: "fp32", "fp16" or "int8" (parity picks its bounds by it)
+    precision: str
 
     def encode(self, image: np.ndarray) -> np.ndarray: ...
 

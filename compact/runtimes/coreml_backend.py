@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from compact import roles
 from compact.manifest import ModelBundle
 from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
 
@@ -31,6 +32,7 @@ class CoreMLBackend:
         if compute_units not in COMPUTE_UNITS:
             raise ValueError(f"compute_units must be one of {COMPUTE_UNITS}")
         self.bundle = bundle
+        self.precision = str(bundle.manifest.coreml.get("precision", "fp16"))
         self._ct = ct
         self._units = ct.ComputeUnit[compute_units]
         self._models: dict[str, object] = {}
@@ -42,9 +44,9 @@ class CoreMLBackend:
         return self._models[role]
 
     def encode(self, image: np.ndarray) -> np.ndarray:
-        model = self._model("coreml_encoder")
+        model = self._model(roles.COREML_ENCODER)
         return encode_fitted(image, lambda x: model.predict({"image": x})["latent"])
 
     def decode(self, symbols: np.ndarray) -> np.ndarray:
-        model = self._model("coreml_decoder")
+        model = self._model(roles.COREML_DECODER)
         return decode_fitted(symbols, lambda b: model.predict({"bits": b})["image"])

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from compact import roles
 from compact.manifest import ModelBundle
 
 NAME = "onnx"
@@ -39,7 +40,8 @@ class OnnxBackend:
 
         self._ort = ort
         self.name = INT8_NAME if int8_decoder else NAME
-        self._decoder_role = "onnx_decoder_int8" if int8_decoder else "onnx_decoder"
+        self.precision = "int8" if int8_decoder else "fp32"
+        self._decoder_role = roles.ONNX_DECODER_INT8 if int8_decoder else roles.ONNX_DECODER
         self.bundle = bundle
         self.providers = providers or choose_providers(ort.get_available_providers())
         self.threads = threads
@@ -59,7 +61,7 @@ class OnnxBackend:
         return self._sessions[role]
 
     def encode(self, image: np.ndarray) -> np.ndarray:
-        return self._session("onnx_encoder").run(["latent"], {"image": image})[0]
+        return self._session(roles.ONNX_ENCODER).run(["latent"], {"image": image})[0]
 
     def decode(self, symbols: np.ndarray) -> np.ndarray:
         return self._session(self._decoder_role).run(["image"], {"bits": symbols})[0]

@@ -6,6 +6,7 @@ import importlib.util
 
 import numpy as np
 
+from compact import roles
 from compact.manifest import ModelBundle
 
 NAME = "torch"
@@ -19,12 +20,13 @@ def unavailable_reason() -> str | None:
 
 class TorchBackend:
     name = NAME
+    precision = "fp32"
 
     def __init__(self, bundle: ModelBundle):
         from compact.training.reference import ReferenceModel  # imports torch
 
         self.bundle = bundle
-        self._model = ReferenceModel(bundle.file("weights"))
+        self._model = ReferenceModel(bundle.file(roles.WEIGHTS))
 
     def encode(self, image: np.ndarray) -> np.ndarray:
         return self._model.encode(image)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,23 @@ from safetensors.torch import load_file, save_file
 
 from compact.config import ModelConfig
 from compact.errors import ModelError
-from compact.image import write_atomic
+from compact.files import write_atomic, write_with
 from compact.training.model import CompactAutoencoder
 
 WEIGHTS = "weights.safetensors"
-
-
-def _atomic(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
+#: the moving average of the weights (what validation scores and best.safetensors holds)
+AVERAGE = "average.safetensors"
 
 
 def save_weights(model: CompactAutoencoder, path: Path) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = _atomic(path)
-    save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config.to_dict())})
-    tmp.chmod(0o644)  # safetensors creates owner-only files; weights are shipped and shared
-    os.replace(tmp, path)
+    metadata = {"config": json.dumps(model.config.to_dict())}
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.chmod(0o644)  # safetensors creates owner-only files; weights are shipped and shared
+
+    write_with(path, write, force=True)
 
 
 def load_model(path: Path) -> CompactAutoencoder:
@@ -63,22 +63,21 @@ def model_id(model: CompactAutoencoder) -> str:
     return h.hexdigest()[:16]
 
 
-def save_training_state(out: Path, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+def save_training_state(out: Path, optimizer: torch.optim.Optimizer, state: dict[str, Any],
+                        generator: torch.Generator) -> None:  # fmt: skip
     opt = optimizer.state_dict()
     tensors = {
-        f"{idx}.{key}": value.detach().cpu().reshape(-1) if value.dim() == 0 else value.detach().cpu()
+        f"{idx}.{key}": value.detach().cpu().reshape(-1) if value.dim() == 0 else value.detach().cpu().contiguous()
         for idx, slots in opt["state"].items()
         for key, value in slots.items()
     }
-    tensors["torch_rng"] = torch.get_rng_state()
-    tmp = _atomic(out / "optimizer.safetensors")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, out / "optimizer.safetensors")
+    tensors["torch_rng"] = generator.get_state()
+    write_with(out / "optimizer.safetensors", lambda tmp: save_file(tensors, str(tmp)), force=True)
     full = {**state, "param_groups": opt["param_groups"]}
     write_atomic(out / "state.json", json.dumps(full, indent=1).encode(), force=True)
 
 
-def load_training_state(out: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def load_training_state(out: Path, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> dict[str, Any]:
     from safetensors import SafetensorError
 
     try:
@@ -90,8 +89,13 @@ def load_training_state(out: Path, optimizer: torch.optim.Optimizer) -> dict[str
                 continue
             idx, name = key.split(".", 1)
             slots.setdefault(int(idx), {})[name] = value.reshape(()) if name == "step" else value
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for idx, slot in slots.items():  # moments take their parameter's layout (e.g. channels_last)
+            for name, value in slot.items():
+                if name != "step":
+                    slot[name] = torch.empty_like(params[idx]).copy_(value)
         optimizer.load_state_dict({"state": slots, "param_groups": state.pop("param_groups")})
-        torch.set_rng_state(tensors["torch_rng"])
+        generator.set_state(tensors["torch_rng"])
     except (OSError, SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise ModelError(f"cannot resume from {out}: {exc}") from exc
     return state

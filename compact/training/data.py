@@ -13,14 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from compact import image
 from compact.errors import DataError, ImageError
-
-
-def find_images(root: Path) -> list[Path]:
-    if not root.is_dir():
-        raise DataError(f"data folder not found: {root}")
-    return image.find_images(root)
+from compact.picture import load_picture
 
 
 def is_holdout(path: Path, root: Path, fraction: float) -> bool:
@@ -32,7 +26,7 @@ def is_holdout(path: Path, root: Path, fraction: float) -> bool:
 def load_rgb(path: Path, min_side: int) -> np.ndarray | None:
     """Decode ``path`` to HxWx3 uint8, or warn and return None if unreadable or too small."""
     try:
-        rgb = image.load_picture(path).rgb
+        rgb = load_picture(path).rgb
     except ImageError as exc:
         warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=2)
         return None

@@ -19,12 +19,24 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
 
 
 class UpConv(nn.Module):
-    """Sub-pixel up-convolution: conv to ``cout * factor**2`` channels, then pixel shuffle."""
+    """Sub-pixel up-convolution: conv to ``cout * factor**2`` channels, then pixel shuffle.
+
+    Initialized "ICNR" style (Aitken et al., 2017): the factor**2 sub-pixel filters of each output channel
+    start equal, so the layer starts as a convolution followed by nearest-neighbour up-sampling and
+    leaves no checkerboard for training to unlearn.
+    """
 
     def __init__(self, cin: int, cout: int, kernel: int, factor: int):
         super().__init__()
         self.conv = _conv(cin, cout * factor * factor, kernel)
         self.shuffle = nn.PixelShuffle(factor) if factor > 1 else nn.Identity()
+        if factor > 1:
+            with torch.no_grad():
+                # PixelShuffle reads output channel k * factor**2 + s as sub-pixel s of channel k.
+                weight = self.conv.weight.view(cout, factor * factor, cin, kernel, kernel)
+                weight.copy_(weight[:, :1].expand_as(weight).clone())
+                bias = self.conv.bias.view(cout, factor * factor)
+                bias.copy_(bias[:, :1].expand_as(bias).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shuffle(self.conv(x))
@@ -35,14 +47,14 @@ class Encoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        n, c = config.channels, config.latent_channels
+        w, c = config.encoder_hidden, config.latent_channels
         self.layers = nn.Sequential(
-            _conv(3, n, 5, 2), GDN(n),
-            _conv(n, n, 5, 2), GDN(n),
-            _conv(n, n, 5, 2), GDN(n),
-            _conv(n, n, 5, 2), GDN(n),
-            _conv(n, n, 3, 1), GDN(n),
-            _conv(n, c, 3, 1),
+            _conv(3, w[0], 5, 2), GDN(w[0]),
+            _conv(w[0], w[1], 5, 2), GDN(w[1]),
+            _conv(w[1], w[2], 5, 2), GDN(w[2]),
+            _conv(w[2], w[3], 5, 2), GDN(w[3]),
+            _conv(w[3], w[4], 3, 1), GDN(w[4]),
+            _conv(w[4], c, 3, 1),
         )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,14 +66,14 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        n, c = config.channels, config.latent_channels
+        w, c = config.decoder_hidden, config.latent_channels
         self.layers = nn.Sequential(
-            UpConv(c, n, 3, 1), GDN(n, inverse=True),
-            UpConv(n, n, 3, 1), GDN(n, inverse=True),
-            UpConv(n, n, 3, 2), GDN(n, inverse=True),
-            UpConv(n, n, 3, 2), GDN(n, inverse=True),
-            UpConv(n, n, 3, 2), GDN(n, inverse=True),
-            UpConv(n, 3, 3, 2),
+            UpConv(c, w[0], 3, 1), GDN(w[0], inverse=True),
+            UpConv(w[0], w[1], 3, 1), GDN(w[1], inverse=True),
+            UpConv(w[1], w[2], 3, 2), GDN(w[2], inverse=True),
+            UpConv(w[2], w[3], 3, 2), GDN(w[3], inverse=True),
+            UpConv(w[3], w[4], 3, 2), GDN(w[4], inverse=True),
+            UpConv(w[4], 3, 3, 2),
         )  # fmt: skip
         #: added to the output; the exporter folds it into the last convolution's bias and sets it to 0
         self.offset = 0.5
@@ -71,11 +83,27 @@ class Decoder(nn.Module):
         return out + self.offset if self.offset else out
 
 
-def stochastic_binarize(y: torch.Tensor) -> torch.Tensor:
+def stochastic_binarize(y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """+1 with probability (1 + y) / 2, else -1; straight-through gradient (training only)."""
     prob = (1.0 + y.detach()) * 0.5
-    b = torch.where(torch.rand_like(prob) < prob, 1.0, -1.0)
+    noise = torch.rand(prob.shape, generator=generator, device=prob.device, dtype=prob.dtype)
+    b = torch.where(noise < prob, 1.0, -1.0)
     return y + (b - y).detach()
+
+
+def mixed_binarize(y: torch.Tensor, sign_fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastic binarization for most samples, the inference sign (straight-through) for ``sign_fraction``.
+
+    With stochastic bits alone the decoder learns to read E[b] = y, and until the encoder saturates the sign
+    it gets at inference is a different input: measured 15.7 dB with sign against 20.1 dB with stochastic
+    bits after 2,500 steps. Sign samples train the decoder on what it will see.
+    """
+    bits = stochastic_binarize(y, generator)
+    if sign_fraction <= 0:
+        return bits
+    hard = y + (sign_binarize(y) - y).detach()
+    chosen = torch.rand((y.shape[0], 1, 1, 1), generator=generator, device=y.device) < sign_fraction
+    return torch.where(chosen, hard, bits)
 
 
 def sign_binarize(y: torch.Tensor) -> torch.Tensor:
@@ -96,25 +124,20 @@ class CompactAutoencoder(nn.Module):
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
 
-    def forward(self, x: torch.Tensor, channels: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, channels: int | None = None, generator: torch.Generator | None = None,
+                sign_fraction: float = 0.0) -> torch.Tensor:  # fmt: skip
         """Reconstruct ``x``; ``channels`` sends only that many leading code channels (the rest as 0).
 
         In training without ``channels`` each sample draws one of the config's levels (nested channel
-        dropout), so one decoder learns every quality level.
+        dropout), so one decoder learns every quality level. Training draws its randomness from ``generator``
+        (default: torch's global one); ``sign_fraction`` of the samples get inference (sign) bits.
         """
         y = self.encoder(x)
-        bits = stochastic_binarize(y) if self.training else sign_binarize(y)
+        bits = mixed_binarize(y, sign_fraction, generator) if self.training else sign_binarize(y)
         if channels is not None:
             return self.decoder(keep_channels(bits, torch.full((len(x),), channels, device=x.device)))
         if self.training and len(self.config.levels) > 1:
             levels = torch.tensor(self.config.levels, device=x.device)
-            drawn = levels[torch.randint(len(levels), (len(x),), device=x.device)]
+            drawn = levels[torch.randint(len(levels), (len(x),), device=x.device, generator=generator)]
             return self.decoder(keep_channels(bits, drawn))
         return self.decoder(bits)
-
-    def freeze(self) -> CompactAutoencoder:
-        """Fold GDN parameters into constants; use for export and inference only."""
-        for module in self.modules():
-            if isinstance(module, GDN):
-                module.freeze()
-        return self.eval()

@@ -13,7 +13,7 @@ from compact.training.checkpoint import load_model
 class ReferenceModel:
     def __init__(self, weights: Path, device: str = "cpu"):
         self.device = torch.device(device)
-        self.model = load_model(weights).freeze().to(self.device)
+        self.model = load_model(weights).eval().to(self.device)
 
     @torch.no_grad()
     def encode(self, image: np.ndarray) -> np.ndarray:

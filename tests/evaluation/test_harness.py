@@ -11,10 +11,10 @@ pytest.importorskip("bjontegaard")
 from compact.codec import Codec  # noqa: E402
 from compact.errors import DataError, OutputExistsError  # noqa: E402
 from compact.evaluation.harness import check_codecs, evaluate, load_images, measure_image  # noqa: E402
+from compact.evaluation.msssim import msssim  # noqa: E402
 from compact.evaluation.reference_codecs import JPEG, REFERENCE_CODECS  # noqa: E402
 from compact.evaluation.run import OUTPUTS, run_eval  # noqa: E402
 from compact.metrics import psnr  # noqa: E402
-from compact.training.msssim import msssim  # noqa: E402
 
 
 @pytest.fixture(scope="module")

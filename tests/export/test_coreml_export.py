@@ -3,6 +3,8 @@ import pytest
 pytestmark = pytest.mark.coreml
 pytest.importorskip("torch")
 
+import compact  # noqa: E402
+from compact.about import AUTHOR, LICENSE  # noqa: E402
 from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES  # noqa: E402
 
 
@@ -42,7 +44,9 @@ def test_mlpackage_spec(coreml_exports, precision, role, inp, out, channels, div
     assert tuple(i.type.multiArrayType.shape) == (1, channels, DEFAULT_SHAPE[0] // div, DEFAULT_SHAPE[1] // div)
     meta = spec.description.metadata
     assert meta.userDefined["model_id"] == bundle.manifest.model_id
-    assert meta.shortDescription and meta.license and meta.versionString == bundle.manifest.model_id
+    assert meta.shortDescription and meta.versionString == compact.__version__
+    assert meta.license.startswith(LICENSE) and meta.author == AUTHOR
+    assert meta.userDefined["license"] == LICENSE and meta.userDefined["compact_version"] == compact.__version__
     assert spec.description.input[0].shortDescription and spec.description.output[0].shortDescription
     ops = {op.type for f in spec.mlProgram.functions.values() for b in f.block_specializations.values()
            for op in b.operations}  # fmt: skip

@@ -8,7 +8,8 @@ pytest.importorskip("onnx")
 
 from conftest import natural_image, random_image  # noqa: E402
 
-from compact.image import to_model_input  # noqa: E402
+from compact.bits import latent_to_symbols  # noqa: E402
+from compact.geometry import to_model_input  # noqa: E402
 from compact.metrics import psnr  # noqa: E402
 from compact.runtimes import get_backend  # noqa: E402
 
@@ -24,7 +25,7 @@ def compare(bundle, rgb):
     x = to_model_input(rgb)
     lat_ref, lat_ort = ref.encode(x), ort.encode(x)
     flips = float(np.mean((lat_ref >= 0) != (lat_ort >= 0)))
-    bits = np.where(lat_ref >= 0, 1.0, -1.0).astype(np.float32)
+    bits = latent_to_symbols(lat_ref)
     dec_ref, dec_ort = ref.decode(bits), ort.decode(bits)
     return float(np.abs(lat_ref - lat_ort).max()), flips, psnr(dec_ref, dec_ort, peak=1.0)
 
@@ -55,3 +56,14 @@ def test_onnx_reference_evaluator_agrees(default_bundle):
     bits = np.where(lat_ref >= 0, 1.0, -1.0).astype(np.float32)
     dec = ReferenceEvaluator(str(default_bundle.file("onnx_decoder")))
     assert psnr(dec.run(None, {"bits": bits})[0], ort.decode(bits), peak=1.0) >= 60.0
+
+
+def test_run_parity_takes_every_runnable_backend_without_special_cases(tiny_onnx_bundle):
+    from compact.parity import run_parity
+
+    seen = []
+    report = run_parity([("a", IMAGES["random-48x80"])], tiny_onnx_bundle, seen.append)
+    assert [row.backend for row in report.rows] == ["onnx"] and seen == report.rows
+    assert report.failures == 0 and report.rows[0].precision == "fp32"
+    skipped = " ".join(report.skipped)
+    assert "coreml-reference" in skipped and "onnx-int8" in skipped and "--int8-decoder" in skipped

@@ -2,7 +2,7 @@
 the Python decoder (PSNR >= 50 dB on the canvas pixels), images compressed by the page must be streams
 Python reads, and malformed files must show the Python reader's error message instead of a picture.
 
-Needs playwright (pip install "compact[web]"), Debian's chromium and the onnxruntime-web build step
+Needs playwright (pip install "compact[dev]"), Debian's chromium and the onnxruntime-web build step
 (compact/runtimes/web/build.sh); skipped with the reason when one is missing, failed instead when
 COMPACT_REQUIRE_WEB=1 (as .ci/run sets).
 """
@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 from conftest import natural_image
 from PIL import Image, ImageCms
+from support.webpage import SOFTWARE_WEBGPU, WebPage, chromium_path
 
 from compact import container
 from compact.codec import Codec
 from compact.errors import CompactError, MissingExtraError
 from compact.metrics import psnr
 from compact.web import ort_dist, start
-from compact.webpage import SOFTWARE_WEBGPU, WebPage, chromium_path
 
 pytestmark = pytest.mark.web
 
@@ -38,7 +38,7 @@ WASM = "?backend=wasm"
 
 def missing() -> str | None:
     if importlib.util.find_spec("playwright") is None:
-        return 'playwright is not installed (pip install "compact[web]")'
+        return 'playwright is not installed (pip install "compact[dev]")'
     if chromium_path() is None:
         return "no chromium on PATH (apt-get install chromium)"
     try:

@@ -8,8 +8,9 @@ torch = pytest.importorskip("torch")
 
 from compact.config import ModelConfig  # noqa: E402
 from compact.errors import DataError  # noqa: E402
+from compact.files import find_images  # noqa: E402
 from compact.training.checkpoint import load_model, model_id  # noqa: E402
-from compact.training.data import find_images, is_holdout  # noqa: E402
+from compact.training.data import is_holdout  # noqa: E402
 from compact.training.train import TrainConfig, train  # noqa: E402
 
 
@@ -79,3 +80,37 @@ def test_no_usable_images_is_a_data_error(tmp_path):
         train(_cfg(tmp_path / "empty", tmp_path / "out"))
     with pytest.raises(DataError):
         train(_cfg(tmp_path / "nope", tmp_path / "out"))
+
+
+def test_an_existing_run_is_never_restarted_by_accident(photo_dir, tmp_path):
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, out, steps=2))
+    best = (out / "best.safetensors").read_bytes()
+    with pytest.raises(DataError, match="--resume"):
+        train(_cfg(photo_dir, out, steps=2))
+    assert (out / "best.safetensors").read_bytes() == best
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, out, steps=2, force=True))
+
+
+def test_resuming_continues_exactly_and_leaves_torch_global_rng_alone(photo_dir, tmp_path):
+    before = torch.get_rng_state()
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, tmp_path / "straight", steps=4))
+    assert torch.equal(torch.get_rng_state(), before)
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, tmp_path / "split", steps=2))
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, tmp_path / "split", steps=4, resume=True))
+    for name in ("weights.safetensors", "average.safetensors"):
+        assert model_id(load_model(tmp_path / "straight" / name)) == model_id(load_model(tmp_path / "split" / name))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_precisions_train(photo_dir, tmp_path, precision):
+    with pytest.warns(UserWarning):
+        result = train(_cfg(photo_dir, tmp_path / precision, steps=3, precision=precision, channels_last=False))
+    assert np.isfinite(result["loss"])
+    with pytest.raises(ValueError, match="precision"):
+        _cfg(photo_dir, tmp_path / "x", precision="fp8")

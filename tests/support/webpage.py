@@ -55,7 +55,7 @@ class WebPage:
         try:
             from playwright.sync_api import sync_playwright
         except ImportError as exc:
-            raise MissingExtraError('driving the page needs playwright: pip install "compact[web]"') from exc
+            raise MissingExtraError('driving the page needs playwright: pip install "compact[dev]"') from exc
         if self.executable is None:
             raise MissingExtraError("no chromium on PATH (apt-get install chromium)")
         self._playwright = sync_playwright().start()

@@ -1,4 +1,8 @@
-"""Image I/O (Pillow) and the padding/cropping that keeps the models at multiples of the stride."""
+"""Pictures in and out of Pillow: the decoding rules, the lossless alpha plane and the files we write.
+
+A :class:`Picture` is what COMPACT keeps of an image: the RGB it codes (lossy), an alpha plane (lossless)
+and the ICC profile. docs/FORMAT.md ("Colour") states the conversion rules.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from compact.config import STRIDE
-from compact.errors import FormatError, ImageError, OutputExistsError
+from compact.errors import FormatError, ImageError
+from compact.files import write_atomic
 
 #: Pillow's own decompression-bomb threshold; ``max_pixels`` arguments raise or lower it per call.
 DEFAULT_MAX_PIXELS = 89_478_485
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _ICC_MODES = ("RGB", "RGBA", "P", "PA")  # modes whose ICC profile still describes the RGB we encode
-#: File suffixes treated as images when walking folders (training, context fitting, batch compression).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".jp2"})
 #: zlib level of written PNGs: level 1 writes a Kodak image in ~30 ms instead of ~160 ms for 17% more bytes
 PNG_LEVEL = 1
 
@@ -91,11 +93,6 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_
         raise ImageError(f"cannot read image {path}: {exc}") from exc
 
 
-def find_images(root: Path) -> list[Path]:
-    """Image files under ``root`` (recursively), sorted."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def encode_alpha(alpha: np.ndarray) -> bytes:
     """Alpha plane -> PNG bytes (lossless)."""
     buf = io.BytesIO()
@@ -113,38 +110,6 @@ def decode_alpha(data: bytes, width: int, height: int) -> np.ndarray:
             return np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise FormatError(f"alpha block is corrupt: {exc}") from exc
-
-
-def to_model_input(rgb: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 -> (1, 3, H', W') float32 in [0, 1], edge-padded to multiples of the stride.
-
-    Edge (replicate) padding works for every size down to 1x1, which reflect padding does not.
-    """
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
-        raise ImageError(f"expected an HxWx3 uint8 image, got {rgb.dtype} array of shape {rgb.shape}")
-    h, w = rgb.shape[:2]
-    ph, pw = -h % STRIDE, -w % STRIDE
-    padded = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="edge")
-    return np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
-
-
-def from_model_output(x: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(1, 3, H', W') float in ~[0, 1] -> HxWx3 uint8 cropped to the original size."""
-    img = x[0, :, :height, :width].transpose(1, 2, 0)
-    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-
-
-def write_atomic(path: Path, data: bytes, force: bool = False) -> None:
-    """Write via a temporary file and rename, so a failure never leaves a partial output."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} exists (use --force to overwrite)")
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_image(image: np.ndarray | Picture, path: Path, force: bool = False) -> None:

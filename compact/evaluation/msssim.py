@@ -1,6 +1,6 @@
 """MS-SSIM on 8-bit RGB through pytorch-msssim (a maintained implementation), for evaluation and losses.
 
-It lives with the torch code because it runs on torch; the numpy-only parts of COMPACT never import it.
+It runs on torch, so only evaluation (the eval extra) imports it; the numpy-only parts of COMPACT never do.
 """
 
 from __future__ import annotations

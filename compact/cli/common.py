@@ -1,0 +1,97 @@
+"""What every command shares: one-line errors, extras checks and the option definitions."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from compact.errors import CompactError, MissingExtraError
+from compact.picture import DEFAULT_MAX_PIXELS
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def handles_errors(func: F) -> F:
+    """Turn the project's errors (and I/O errors) into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            func(*args, **kwargs)
+        except CompactError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        except KeyboardInterrupt:
+            typer.echo("interrupted: finished outputs are kept; run the same command again to resume", err=True)
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require(extra: str, *modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtraError(f'this command needs {", ".join(missing)}: pip install "compact[{extra}]"')
+
+
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CompactError(f"no such file: {path}") from exc
+    except IsADirectoryError as exc:
+        raise CompactError(f"{path} is a folder, not a file") from exc
+
+
+def int_list(text: str | None, option: str) -> tuple[int, ...]:
+    """ "8,16,32" -> (8, 16, 32); a usage error names the option."""
+    try:
+        return tuple(int(v) for v in text.split(",")) if text else ()
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=option) from exc
+
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model folder with a manifest.json, or 'default'.")]
+BackendOpt = Annotated[
+    str, typer.Option("--backend", "-b", help="auto, onnx, onnx-int8, coreml, coreml-reference or torch.")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
+QualityOpt = Annotated[
+    int | None,
+    typer.Option("--quality", "-q", min=1, help="Quality level 1..L of the model (more code channels); default: "
+                 "the paper's 16-channel point when the model has it."),
+]  # fmt: skip
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Worker processes for folders (default: cores); --engine ray: "
+                 "actors (default: as many as the cluster fits)."),
+]  # fmt: skip
+MaxPixelsOpt = Annotated[
+    int,
+    typer.Option("--max-pixels", min=0, help="Refuse larger images (decompression-bomb guard); 0 = no limit."),
+]
+DEFAULT_PIXELS = DEFAULT_MAX_PIXELS
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="local (a process pool) or ray (a Ray cluster; needs the distributed extra, "
+                 "docs/SCALE.md); ray also takes s3://, gs://, ... URLs."),
+]  # fmt: skip
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="--engine ray: the cluster (auto, ray://HEAD:10001); default $RAY_ADDRESS, "
+                 "else a local Ray instance."),
+]  # fmt: skip
+GpusOpt = Annotated[
+    float, typer.Option("--gpus-per-worker", min=0.0, help="--engine ray: GPUs per actor (CUDA via onnxruntime-gpu).")
+]

@@ -1,0 +1,194 @@
+"""Commands for people making models: train, export, fit-context and parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from compact.cli.common import BackendOpt, ModelOpt, handles_errors, int_list, require
+from compact.config import ModelConfig
+from compact.errors import CompactError
+
+if TYPE_CHECKING:
+    from compact.training.train import TrainConfig
+
+app = typer.Typer()
+
+
+@app.command()
+@handles_errors
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Folder tree of JPEG/PNG training photos.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for checkpoints.")],
+    steps: Annotated[int, typer.Option(min=1, help="Total optimizer steps.")] = 20_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 8,
+    crop: Annotated[int, typer.Option(min=16, help="Square crop size in pixels (multiple of 16).")] = 128,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (decayed x0.3 at 70% and 90%).")] = 3e-4,
+    channels: Annotated[int, typer.Option(min=1, help="Width N of the hidden layers.")] = 64,
+    latent_channels: Annotated[int, typer.Option(min=1, help="Binary planes C (16 = 0.0625 bpp).")] = 16,
+    levels: Annotated[
+        str | None,
+        typer.Option(help="Quality levels as channel counts, e.g. 8,16,32,64 (nested channel dropout; last = C)."),
+    ] = None,
+    encoder_widths: Annotated[
+        str | None, typer.Option(help="5 encoder hidden widths, e.g. 64,96,128,192,192 (default: N each).")
+    ] = None,
+    decoder_widths: Annotated[
+        str | None, typer.Option(help="5 decoder hidden widths, e.g. 192,192,128,96,64 (default: N each).")
+    ] = None,
+    init: Annotated[Path | None, typer.Option(help="Warm-start from these weights (overlapping slices).")] = None,
+    val: Annotated[Path | None, typer.Option(help="Validation folder (default: hold out 5% of --data).")] = None,
+    val_every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Restart over an existing run in --out.")] = False,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 (convolutions under bf16 autocast; GDN and loss in fp32).")
+    ] = "fp32",
+    channels_last: Annotated[bool, typer.Option(help="NHWC activations (faster on CPU).")] = True,
+    ema: Annotated[float, typer.Option(help="Decay of the validated, shipped weight average (0: off).")] = 0.999,
+    clip: Annotated[float, typer.Option(min=0.0, help="Clip the gradient norm to this (0: off).")] = 1.0,
+    sign_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of samples trained with inference (sign) bits.")
+    ] = 0.0,
+) -> None:
+    """Train a COMPACT model (CPU, or CUDA/MPS when present); checkpoints are safetensors.
+
+    Example: compact train --data ../shared/data/train --out runs/n64 --steps 20000
+    """
+    require("train", "torch", "safetensors")
+    import torch
+
+    from compact.training.train import TrainConfig
+
+    if crop % 16:
+        raise CompactError(f"--crop must be a multiple of 16, got {crop}")
+    widths = int_list(encoder_widths, "--encoder-widths"), int_list(decoder_widths, "--decoder-widths")
+    model = ModelConfig(channels, latent_channels, levels=int_list(levels, "--levels"), encoder_widths=widths[0],
+                        decoder_widths=widths[1])  # fmt: skip
+    if threads:
+        torch.set_num_threads(threads)  # this process's setting; the library leaves torch's globals alone
+    cfg = TrainConfig(
+        data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr, model=model, val=val,
+        val_every=val_every, seed=seed, threads=threads, resume=resume, force=force, init=init,
+        precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
+    )  # fmt: skip
+    result = _train_with_progress(cfg)
+    typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")
+
+
+def _train_with_progress(cfg: TrainConfig) -> dict[str, float]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from compact.training.train import train as run_training
+
+    columns = (
+        TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.5f}  PSNR {task.fields[psnr]:.2f} dB  "
+                   "val {task.fields[val]}  {task.fields[speed]:.2f} steps/s"),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns) as progress:
+        task = progress.add_task("train", total=cfg.steps, loss=0.0, psnr=0.0, val="-", speed=0.0)
+
+        def report(step: int, m: dict[str, float]) -> None:
+            val_txt = f"{m['val_psnr']:.2f} dB" if "val_psnr" in m else progress.tasks[task].fields["val"]
+            progress.update(task, completed=step, loss=m["loss"], psnr=m["psnr"], val=val_txt,
+                            speed=m["steps_per_s"])  # fmt: skip
+
+        try:
+            return run_training(cfg, report)
+        except KeyboardInterrupt:
+            raise CompactError(f"interrupted: the run is saved every {cfg.checkpoint_every} steps; continue it with "
+                               f"the same command and --resume") from None  # fmt: skip
+
+
+@app.command()
+@handles_errors
+def export(
+    target: Annotated[str, typer.Option("--target", "-t", help="onnx, coreml or all.")] = "all",
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", "-c", help="weights .safetensors or training folder.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")] = Path("compact-model"),
+    precision: Annotated[str, typer.Option("--precision", help="Core ML compute precision: fp16 or fp32.")] = "fp16",
+    int8_decoder: Annotated[
+        Path | None, typer.Option("--int8-decoder", help="Also write an int8 decoder, calibrated on these photos.")
+    ] = None,
+) -> None:
+    """Export encoder and decoder separately to ONNX and/or Core ML, with a manifest.
+
+    Example: compact export --target all --checkpoint runs/n64 --out my-model
+    """
+    modules = ["torch", "safetensors", "onnx", "onnxscript"] + (["coremltools"] if target != "onnx" else [])
+    require("export", *modules)
+    from compact.export.bundle import export_model
+    from compact.manifest import default_model_dir
+
+    source = checkpoint if checkpoint is not None else default_model_dir() / "weights.safetensors"
+    manifest = export_model(source, out, target, precision, int8_decoder)
+    typer.echo(f"exported model {manifest.model_id} to {out}:")
+    for role, rel in sorted(manifest.files.items()):
+        typer.echo(f"  {role:>15}: {out / rel}")
+    typer.echo(f"  {'manifest':>15}: {out / 'manifest.json'}")
+
+
+@app.command()
+@handles_errors
+def parity(
+    images: Annotated[list[Path], typer.Argument(help="Images to compare on.")],
+    model: ModelOpt = "default",
+) -> None:
+    """Compare every runtime this machine can run against the torch reference, on your images.
+
+    Runs onnxruntime, Core ML (macOS) and the numpy reference of the exported Core ML programs (any OS) and
+    prints, per image: latent max abs diff, flipped code bits, decoder PSNR vs torch on the same bits.
+    Exits 1 if a row misses its bounds (fp32: >= 60 dB and <= 1e-4 flipped; fp16: >= 40 dB and <= 1e-3).
+
+    Example: compact parity --model my-model kodim01.png kodim02.png
+    """
+    require("train", "torch", "safetensors")
+    from compact.manifest import resolve_model
+    from compact.parity import BOUNDS, ParityRow, run_parity
+
+    header = f"{'image':<20} {'backend':<17} {'prec':<5} {'max|dlatent|':>12} {'flipped bits':>16} {'dec PSNR':>9}  ok"
+
+    def show(row: ParityRow) -> None:
+        flips = f"{row.flipped_bits}/{row.total_bits}"
+        typer.echo(f"{row.image:<20} {row.backend:<17} {row.precision:<5} {row.latent_max_abs_diff:>12.2e} "
+                   f"{flips:>16} {row.decoder_psnr:>8.2f}  {'yes' if row.ok else 'NO'}")  # fmt: skip
+
+    bundle = resolve_model(model)
+    typer.echo(f"model {bundle.manifest.model_id}; reference: torch")
+    typer.echo(header)
+    report = run_parity([(path.name, path) for path in images], bundle, show)
+    for line in report.skipped:
+        typer.echo(f"skipped {line}")
+    bounds = ", ".join(f"{p}: >= {b.min_decoder_psnr:g} dB, <= {b.max_flipped:g} flipped" for p, b in BOUNDS.items())
+    typer.echo(f"bounds {bounds}")
+    if report.failures:
+        raise CompactError(f"{report.failures} comparison(s) outside the parity bounds")
+
+
+@app.command("fit-context")
+@handles_errors
+def fit_context_command(
+    data: Annotated[Path, typer.Option("--data", help="Folder tree of training photos (never the test set).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model folder to add the context model to.")],
+    max_images: Annotated[int | None, typer.Option(min=1, help="Use at most this many images.")] = None,
+    backend: BackendOpt = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Replace the folder's existing context model.")] = False,
+) -> None:
+    """Fit the entropy coder's context model for a model folder, so compress writes smaller streams.
+
+    Example: compact fit-context --data ../shared/data/train --model my-model
+    """
+    from compact.codec import Codec
+    from compact.context_fit import fit_context
+
+    codec = Codec(model, backend)
+    fitted = fit_context(codec, data, max_images, force=force)
+    typer.echo(f"context model {fitted.context_id} written to {codec.bundle.root}")
