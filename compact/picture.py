@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,9 @@ from compact.files import write_atomic
 #: Pillow's own decompression-bomb threshold; ``max_pixels`` arguments raise or lower it per call.
 DEFAULT_MAX_PIXELS = 89_478_485
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_ICC_MODES = ("RGB", "RGBA", "P", "PA")  # modes whose ICC profile still describes the RGB we encode
+_ICC_MODES = ("RGB", "RGBA", "P", "PA")
+_KEYED_MODES = ("P", "1", "L", "RGB")  # modes whose info["transparency"] Pillow's convert("RGBA") applies
+_WIDE_GREY = ("I;16", "I;16B", "I;16L", "I")  # modes whose ICC profile still describes the RGB we encode
 #: zlib level of written PNGs: level 1 writes a Kodak image in ~30 ms instead of ~160 ms for 17% more bytes
 PNG_LEVEL = 1
 
@@ -48,49 +49,65 @@ class Picture:
 def to_picture(image: Image.Image) -> Picture:
     """Any Pillow image -> Picture, by the rules in docs/FORMAT.md ("Colour").
 
-    EXIF orientation is applied; 16/32-bit greyscale is scaled to 8 bits; palette images expand to RGB(A);
-    CMYK converts with Pillow's formula; alpha (RGBA, LA, PA or palette transparency) is kept losslessly;
-    the ICC profile is kept when it describes RGB (a greyscale or CMYK profile no longer would).
+    EXIF orientation is applied; 16/32-bit greyscale (either byte order) is scaled to 8 bits; palette images
+    expand to RGB(A); CMYK converts with Pillow's formula; alpha (RGBA, LA, PA, or a transparency key of any
+    mode: PNG tRNS, GIF transparency) is kept losslessly; the ICC profile is kept when it describes RGB (a
+    greyscale or CMYK profile no longer would).
     """
     image = ImageOps.exif_transpose(image)
     icc = image.info.get("icc_profile") if image.mode in _ICC_MODES else None
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        image = image.point(lambda v: v / 256).convert("L")
-    has_alpha = image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+    if image.mode in _WIDE_GREY:
+        return _wide_grey(image)
+    has_alpha = image.mode in _ALPHA_MODES or (image.mode in _KEYED_MODES and "transparency" in image.info)
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"))
         return Picture(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]), icc or None)
     return Picture(np.asarray(image.convert("RGB")), None, icc or None)
 
 
-@contextmanager
-def _pixel_limit(max_pixels: int | None) -> Iterator[None]:
-    # Pillow's limit is a module global; set it only around our own open() and restore it.
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+def _wide_grey(image: Image.Image) -> Picture:
+    """16- or 32-bit greyscale -> 8-bit grey RGB (value / 256, clipped: the top 8 of 16 bits), and its
+    transparency key as alpha."""
+    values = np.asarray(image).astype(np.int64)  # numpy reads I;16B and I;16L in their own byte order
+    grey = np.clip(values >> 8, 0, 255).astype(np.uint8)
+    key = image.info.get("transparency")
+    alpha = None if not isinstance(key, int) else np.where(values == key, 0, 255).astype(np.uint8)
+    return Picture(np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)), alpha)
+
+
+#: What Pillow's plugins raise on files they cannot or will not decode: bad data, formats they do not
+#: implement (DDS), sizes their decoders cannot allocate, and the decompression-bomb guard.
+_PILLOW_FAILURES = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, NotImplementedError,
+                    MemoryError, Image.DecompressionBombError)  # fmt: skip
 
 
 def load_picture(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
-    """Open any image Pillow reads; refuse more than ``max_pixels`` pixels (None: no limit)."""
+    """Open any image Pillow reads; refuse more than ``max_pixels`` pixels (None: no limit) from the header,
+    before any pixel is decoded.
+
+    Pillow's own process-wide guard is left as it is: it still stops an embedded image (an ICO or ICNS
+    member) larger than its header says, and files over twice its threshold (178,956,970 pixels) whatever
+    ``max_pixels`` allows. Pillow's warnings are not ours to print: they are dropped.
+    """
     try:
-        with _pixel_limit(None), Image.open(path) as im:
-            if max_pixels is not None and im.width * im.height > max_pixels:
-                raise ImageError(
-                    f"{path} has {im.width}x{im.height} pixels, over the limit of {max_pixels} "
-                    "(a decompression-bomb guard; raise it with --max-pixels)"
-                )
-            im.load()
-            return to_picture(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                if max_pixels is not None and im.width * im.height > max_pixels:
+                    raise ImageError(
+                        f"{path} has {im.width}x{im.height} pixels, over the limit of {max_pixels} "
+                        "(a decompression-bomb guard; raise it with --max-pixels)"
+                    )
+                im.load()
+                return to_picture(im)
     except FileNotFoundError as exc:
         raise ImageError(f"no such image: {path}") from exc
     except IsADirectoryError as exc:
         raise ImageError(f"{path} is a folder, not an image") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path} holds more pixels than it declares or than Pillow will decode: {exc}") from exc
+    except _PILLOW_FAILURES as exc:
+        raise ImageError(f"cannot read image {path}: {exc or type(exc).__name__}") from exc
 
 
 def encode_alpha(alpha: np.ndarray) -> bytes:
@@ -103,12 +120,12 @@ def encode_alpha(alpha: np.ndarray) -> bytes:
 def decode_alpha(data: bytes, width: int, height: int) -> np.ndarray:
     """PNG bytes from a stream -> HxW uint8, checked against the stream's size before decoding."""
     try:
-        with _pixel_limit(None), Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data)) as im:
             if im.size != (width, height) or im.mode != "L" or im.format != "PNG":
                 raise FormatError(f"alpha block is a {im.format} {im.mode} {im.size}, not a {width}x{height} L PNG")
             im.load()
             return np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except _PILLOW_FAILURES as exc:
         raise FormatError(f"alpha block is corrupt: {exc}") from exc
 
 

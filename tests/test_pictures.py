@@ -78,6 +78,109 @@ def test_sixteen_bit_grey_is_scaled_to_eight_bits(tmp_path):
     assert load_picture(path).rgb[0, 0].tolist() == [128, 128, 128]
 
 
+def _keyed(mode: str, tmp_path) -> tuple[object, np.ndarray]:
+    """A PNG of ``mode`` with a tRNS transparency key, and the alpha plane it means."""
+    grey = (natural_image(30, 41, seed=61)[..., 0] // 64 * 64).astype(np.uint8)  # 4 levels: the key recurs
+    key = int(grey[0, 0])
+    if mode == "1":
+        values, img, key = grey > 100, Image.fromarray(((grey > 100) * 255).astype(np.uint8)).convert("1"), 0
+        alpha = np.where(values, 255, 0)
+    elif mode == "L":
+        img, alpha = Image.fromarray(grey), np.where(grey == key, 0, 255)
+    elif mode == "I;16":
+        wide = grey.astype(np.uint16) * 257
+        img, alpha, key = Image.fromarray(wide), np.where(wide == wide[0, 0], 0, 255), int(wide[0, 0])
+    else:
+        rgb = np.dstack([grey, grey // 2, 255 - grey])
+        img, key = Image.fromarray(rgb), tuple(int(v) for v in rgb[0, 0])
+        alpha = np.where(np.all(rgb == rgb[0, 0], axis=2), 0, 255)
+    path = tmp_path / f"keyed-{mode.replace(';', '')}.png"
+    img.save(path, transparency=key)
+    return path, alpha.astype(np.uint8)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "I;16", "RGB"])
+def test_transparency_keys_of_every_mode_become_lossless_alpha(codec, tmp_path, mode):
+    path, alpha = _keyed(mode, tmp_path)
+    assert 0 < np.count_nonzero(alpha == 0) < alpha.size  # the key marks some pixels, not all
+    out = np.asarray(codec.decompress(codec.compress(path)))
+    assert out.shape[2] == 4 and np.array_equal(out[..., 3], alpha)
+
+
+def test_big_endian_sixteen_bit_grey_reads_like_little_endian(tmp_path):
+    values = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    big = Image.frombytes("I;16B", (4, 3), values.astype(">u2").tobytes())
+    little = Image.frombytes("I;16", (4, 3), values.astype("<u2").tobytes())
+    from compact.picture import to_picture
+
+    assert np.array_equal(to_picture(big).rgb, to_picture(little).rgb)
+    assert to_picture(big).rgb[2, 3].tolist() == [214] * 3  # 55000 / 256
+
+
+def _black_png(side: int) -> bytes:
+    """A side x side black grey PNG, made row by row (a 16384-px side is 268 MB of pixels in 0.3 MB)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), bytes(side + 1)  # filter byte 0, then the row
+    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_an_icon_hiding_a_huge_image_is_refused_before_decoding(tmp_path):
+    import resource
+    import struct
+
+    png = _black_png(16384)  # 268 M pixels behind a 16x16 icon header
+    ico = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(png), 22) + png
+    path = tmp_path / "bomb.ico"
+    path.write_bytes(ico)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    max_before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageError):
+        load_picture(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing was decoded
+    assert Image.MAX_IMAGE_PIXELS == max_before
+
+
+def test_unimplemented_formats_and_allocation_failures_are_image_errors(tmp_path, monkeypatch):
+    path = tmp_path / "x.png"
+    Image.new("RGB", (4, 4)).save(path)
+    for failure in (NotImplementedError("Unimplemented pixel format"), MemoryError()):
+
+        def load(self, failure=failure):
+            raise failure
+
+        monkeypatch.setattr(Image.Image, "load", load)
+        with pytest.raises(ImageError, match="cannot read image"):
+            load_picture(path)
+
+
+def test_pillow_warnings_stay_quiet(tmp_path, recwarn):
+    path = tmp_path / "w.png"
+    Image.new("RGB", (4, 4)).save(path)
+
+    real_open = Image.open
+
+    def noisy_open(*args, **kwargs):
+        import warnings
+
+        warnings.warn("Pillow has something to say", UserWarning, stacklevel=1)
+        return real_open(*args, **kwargs)
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(Image, "open", noisy_open)
+    try:
+        load_picture(path)
+    finally:
+        monkeypatch.undo()
+    assert not [w for w in recwarn if "something to say" in str(w.message)]
+
+
 def test_decompression_bomb_guard(tmp_path, codec):
     path = tmp_path / "big.png"
     Image.new("RGB", (300, 200)).save(path)
