@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -19,7 +21,7 @@ from pathlib import Path
 from compact import container
 from compact.codec import Codec
 from compact.errors import CompactError
-from compact.files import IMAGE_SUFFIXES
+from compact.picture import readable_suffixes
 from compact.spec import CodecSpec
 
 STREAM_SUFFIX = ".cpt"
@@ -41,25 +43,57 @@ class Summary:
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0
+    #: files in the input folders that were not tried: not images Pillow can open here (or not .cpt streams)
+    ignored: list[Path] = field(default_factory=list)
+
+
+def wanted_suffixes(mode: str) -> frozenset[str]:
+    """What a folder walk picks up: every suffix Pillow opens here (compress), or .cpt (decompress)."""
+    return readable_suffixes() if mode == "compress" else frozenset({STREAM_SUFFIX})
+
+
+def _walk(folder: Path, mode: str) -> tuple[list[Path], list[Path]]:
+    """(files to code, files ignored for their type) under ``folder``, sorted."""
+    wanted = wanted_suffixes(mode)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != FAILED_MANIFEST)
+    return [p for p in files if p.suffix.lower() in wanted], [p for p in files if p.suffix.lower() not in wanted]
+
+
+def check_output(inputs: list[Path], output: Path | None, mode: str) -> None:
+    """A folder input needs an output folder: ``-o x.cpt`` (or ``-o x.png``) is a usage error, not a folder."""
+    if output is None or output.is_dir() or not any(src.is_dir() for src in inputs):
+        return
+    if output.exists() or output.suffix.lower() in wanted_suffixes(mode) | {STREAM_SUFFIX, ".png"}:
+        raise CompactError(f"folder inputs need an output folder, and {output} is a file name: give -o FOLDER")
 
 
 def plan(inputs: list[Path], output: Path | None, mode: str) -> list[Job]:
-    """Files map to ``output`` (or their own folder); folders are walked and mirrored under ``output``."""
-    wanted = IMAGE_SUFFIXES if mode == "compress" else {STREAM_SUFFIX}
+    """Files map to ``output`` (or their own folder); folders are walked and mirrored under ``output``.
+
+    Files of one folder that share a stem (x.jpg, x.tif) keep their whole names instead: x.jpg.cpt, x.tif.cpt.
+    """
     suffix = STREAM_SUFFIX if mode == "compress" else ".png"
     jobs = []
     for src in inputs:
         if src.is_dir():
             if output is None:
                 raise CompactError(f"{src} is a folder: give an output folder with -o")
-            for path in sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in wanted):
-                jobs.append(Job(path, (output / path.relative_to(src)).with_suffix(suffix)))
+            paths = _walk(src, mode)[0]
+            stems = Counter((p.parent, p.stem) for p in paths)
+            for p in paths:
+                name = p.stem if stems[p.parent, p.stem] == 1 else p.name
+                jobs.append(Job(p, output / p.relative_to(src).parent / (name + suffix)))
         elif src.exists():
             jobs.append(Job(src, (output or src.parent) / (src.stem + suffix)))
         else:
             raise CompactError(f"no such file or folder: {src}")
     check_distinct((job.src, job.dst) for job in jobs)
     return jobs
+
+
+def ignored_files(inputs: list[Path], mode: str) -> list[Path]:
+    """Files in the input folders a run does not try, so the summary can say so."""
+    return [p for src in inputs if src.is_dir() for p in _walk(src, mode)[1]]
 
 
 def check_distinct(pairs: Iterable[tuple[object, object]]) -> None:
@@ -92,6 +126,8 @@ _worker_codec: Codec | None = None  # in a worker process only: its own Codec, m
 
 
 def _init_worker(spec: CodecSpec, threads: int | None) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone handles it (it stops handing out files).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_codec
     _worker_codec = spec.codec(threads)
 
@@ -189,8 +225,13 @@ def _execute(todo: list[Job], mode: str, spec: CodecSpec, workers: int, threads:
         return
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec, threads)) as pool:
         futures = [pool.submit(_run_one, job, mode) for job in todo]
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:
-                raise CompactError(f"a worker process died ({exc}); rerun to resume") from exc
+        try:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool as exc:
+                    raise CompactError(f"a worker process died ({exc}); rerun to resume") from exc
+        except KeyboardInterrupt:
+            # Ctrl-C: no new file starts; the files being coded finish (their writes are atomic either way).
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise

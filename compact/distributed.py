@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ import numpy as np
 
 from compact import batch
 from compact.errors import CompactError
-from compact.files import IMAGE_SUFFIXES, partial_name
+from compact.files import partial_name
 from compact.picture import DEFAULT_MAX_PIXELS, image_bytes, load_picture
 from compact.spec import CodecSpec
 
@@ -200,18 +201,22 @@ def write_atomic_fs(fs: pyarrow.fs.FileSystem, path: str, data: bytes) -> None:
 @dataclass(frozen=True)
 class Layout:
     """Where outputs go, as in compact.batch.plan: an input folder is mirrored under the output folder, an input
-    file lands in it as stem + suffix. Pickled to the actors, which map each file they read to its output."""
+    file lands in it as stem + suffix (whole name + suffix when a folder has several files of that stem).
+    Pickled to the actors, which map each file they read to its output."""
 
     input_fs: pyarrow.fs.FileSystem
     roots: tuple[tuple[str, bool], ...]  # each input's path on input_fs, and whether it is a folder
     output_fs: pyarrow.fs.FileSystem
     output: str
     suffix: str
+    whole_names: frozenset[str] = frozenset()  # sources whose stem another file of their folder shares
 
     def destination(self, src: str) -> str:
         for root, is_dir in self.roots:
             if is_dir and src.startswith(root.rstrip("/") + "/"):
-                return str(PurePosixPath(self.output, PurePosixPath(src).relative_to(root)).with_suffix(self.suffix))
+                rel = PurePosixPath(src).relative_to(root)
+                name = rel.name if src in self.whole_names else rel.stem
+                return str(PurePosixPath(self.output, rel.parent, name + self.suffix))
             if not is_dir and src == root:
                 return str(PurePosixPath(self.output, PurePosixPath(src).stem + self.suffix))
         raise CompactError(f"{src} is under none of the inputs")
@@ -225,7 +230,7 @@ def plan(inputs: list[str], output: str, mode: str) -> tuple[Layout, list[tuple[
     """List the inputs (one recursive listing per folder) and pair each file with its output path."""
     from pyarrow.fs import FileSelector, FileType
 
-    wanted = IMAGE_SUFFIXES if mode == "compress" else {batch.STREAM_SUFFIX}
+    wanted = batch.wanted_suffixes(mode)
     opened = [filesystem(url) for url in inputs]
     input_fs = opened[0][0]
     if not all(fs.equals(input_fs) for fs, _ in opened):
@@ -248,7 +253,10 @@ def plan(inputs: list[str], output: str, mode: str) -> tuple[Layout, list[tuple[
         inside = [f for f in folders if f != root and root.startswith(f.rstrip("/") + "/")]
         if inside:  # the actors map each file to one output, so one input may not hold another
             raise CompactError(f"{root} is inside the input folder {inside[0]}: give each file once")
-    layout = Layout(input_fs, tuple(roots), output_fs, out, batch.STREAM_SUFFIX if mode == "compress" else ".png")
+    stems = Counter((str(PurePosixPath(s).parent), PurePosixPath(s).stem) for s in sources)
+    whole = frozenset(s for s in sources if stems[str(PurePosixPath(s).parent), PurePosixPath(s).stem] > 1)
+    layout = Layout(input_fs, tuple(roots), output_fs, out, batch.STREAM_SUFFIX if mode == "compress" else ".png",
+                    whole)  # fmt: skip
     jobs = [(src, layout.destination(src)) for src in sources]
     batch.check_distinct(jobs)
     return layout, jobs

@@ -120,12 +120,14 @@ def _single(mode: str, src: Path, output: Path | None, spec: CodecSpec, options:
 
 def _local_batch(mode: str, inputs: list[Path], output: Path | None, spec: CodecSpec, options: JobOptions,
                  hooks: Hooks) -> batch.Summary:  # fmt: skip
+    batch.check_output(inputs, output, mode)
+    plan = batch.plan(inputs, output, mode)
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
-    plan = batch.plan(inputs, output, mode)
     if hooks.on_plan is not None:
         hooks.on_plan(plan)
     summary = batch.run(plan, mode, spec, options.workers, options.force, hooks.on_file)
+    summary.ignored = batch.ignored_files(inputs, mode)
     if output is not None:
         batch.record_failures(output, summary.failed)
     return summary

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from compact.errors import FormatError, ImageError
-from compact.files import write_atomic
+from compact.files import IMAGE_SUFFIXES, write_atomic
 
 #: Pillow's own decompression-bomb threshold; ``max_pixels`` arguments raise or lower it per call.
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -73,6 +73,12 @@ def _wide_grey(image: Image.Image) -> Picture:
     key = image.info.get("transparency")
     alpha = None if not isinstance(key, int) else np.where(values == key, 0, 255).astype(np.uint8)
     return Picture(np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)), alpha)
+
+
+def readable_suffixes() -> frozenset[str]:
+    """Suffixes of the files a folder run tries: ours, and every extension Pillow registers here (TGA, DDS,
+    PSD, ICO, PPM, QOI, ...); a file Pillow then cannot decode is reported as a failure, not skipped."""
+    return IMAGE_SUFFIXES | {ext.lower() for ext in Image.registered_extensions()}
 
 
 #: What Pillow's plugins raise on files they cannot or will not decode: bad data, formats they do not

@@ -101,3 +101,56 @@ def test_failures_are_listed_in_a_manifest_that_a_clean_rerun_removes(tree, tmp_
     (tree / "broken.png").unlink()
     assert invoke("compress", tree, "-o", out, "-j", 1).exit_code == 0
     assert not (out / batch.FAILED_MANIFEST).exists()
+
+
+def test_files_sharing_a_stem_in_a_folder_keep_their_whole_names(tree, tmp_path):
+    Image.fromarray(natural_image(20, 24, seed=3)).save(tree / "a.tif")  # beside a.png
+    res = invoke("compress", tree, "-o", tmp_path / "cpt", "-j", 1)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "cpt" / "a.png.cpt").is_file() and (tmp_path / "cpt" / "a.tif.cpt").is_file()
+    assert (tmp_path / "cpt" / "d.cpt").is_file()  # stems used once keep the short name
+    res = invoke("decompress", tmp_path / "cpt", "-o", tmp_path / "png", "-j", 1)
+    assert res.exit_code == 0 and Image.open(tmp_path / "png" / "a.tif.png").size == (24, 20)
+
+
+def test_every_type_pillow_opens_is_tried_and_the_rest_is_listed(tree, tmp_path):
+    Image.fromarray(natural_image(16, 16, seed=4)).save(tree / "e.ppm")
+    Image.fromarray(natural_image(16, 16, seed=5)).save(tree / "f.tga")
+    res = invoke("compress", tree, "-o", tmp_path / "cpt", "-j", 1)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "cpt" / "e.cpt").is_file() and (tmp_path / "cpt" / "f.cpt").is_file()
+    assert "not tried" in res.output and "1 files" in res.output and "notes.txt" in res.output
+
+
+def test_a_folder_input_with_a_file_name_for_output_is_a_usage_error(tree, tmp_path):
+    res = invoke("compress", tree, "-o", tmp_path / "x.cpt")
+    assert res.exit_code == 1 and "output folder" in res.output
+    assert not (tmp_path / "x.cpt").exists()
+
+
+def test_ctrl_c_stops_a_folder_run_promptly_and_a_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(300):
+        Image.fromarray(natural_image(64, 64, seed=i % 7)).save(src / f"{i:03d}.png")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "compact.cli", "compress", str(src), "-o", str(out), "-j", "2", "-b", "onnx"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*.cpt"))) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    stopped = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - stopped < 20 and "interrupted" in err
+    made = len(list(out.glob("*.cpt")))
+    assert 5 <= made < 300 and not list(out.glob(".*.partial"))
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and f"{300 - made} done, {made} already done" in res.stdout

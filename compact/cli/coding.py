@@ -63,6 +63,10 @@ def _report(summary: Summary, mode: str) -> None:
     typer.echo(f"{mode}: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed; "
                f"{mb:.1f} MB in, {summary.bytes_out / 1e6:.2f} MB out, {summary.seconds:.1f} s "
                f"({mb / max(summary.seconds, 1e-9):.1f} MB/s)")  # fmt: skip
+    if summary.ignored:
+        shown = ", ".join(str(p) for p in summary.ignored[:10])
+        more = f" and {len(summary.ignored) - 10} more" if len(summary.ignored) > 10 else ""
+        typer.echo(f"not tried (not a type Pillow opens here): {len(summary.ignored)} files: {shown}{more}")
     for src, error in summary.failed:
         typer.echo(f"failed: {src}: {error}", err=True)
     if summary.failed:
