@@ -45,6 +45,7 @@ class Summary:
     seconds: float = 0.0
     #: files in the input folders that were not tried: not images Pillow can open here (or not .cpt streams)
     ignored: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one-line remarks, e.g. frames of animations not coded
 
 
 def wanted_suffixes(mode: str) -> frozenset[str]:
@@ -147,15 +148,17 @@ def process(job: Job, mode: str, codec: Codec) -> tuple[int, int]:
     return size_in, job.dst.stat().st_size
 
 
-Outcome = tuple[Job, tuple[int, int] | None, str | None]  # job, (bytes in, bytes out) or None, error
+#: job, (bytes in, bytes out) or None, error, the codec's notes on the file
+Outcome = tuple[Job, tuple[int, int] | None, str | None, list[str]]
 
 
 def _run_one(job: Job, mode: str, codec: Codec | None = None) -> Outcome:
     """Run a job with ``codec`` or, in a worker process, the worker's codec; errors become messages."""
     try:
-        return job, process(job, mode, codec or _worker_codec), None
+        codec = codec or _worker_codec
+        return job, process(job, mode, codec), None, list(codec.notes) if mode == "compress" else []
     except Exception as exc:  # noqa: BLE001 - one file's failure is recorded and reported, the batch goes on
-        return job, None, error_message(exc, job.src)
+        return job, None, error_message(exc, job.src), []
 
 
 def error_message(exc: Exception, src: object) -> str:
@@ -204,7 +207,8 @@ def run(jobs: list[Job], mode: str, spec: CodecSpec, workers: int | None = None,
             todo.append(job)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    for job, sizes, error in _execute(todo, mode, spec, workers, threads):
+    for job, sizes, error, notes in _execute(todo, mode, spec, workers, threads):
+        summary.notes += notes
         if sizes is None:
             summary.failed.append((job.src, error or "failed"))
         else:

@@ -13,14 +13,22 @@ from compact import bits, container, entropy, roles
 from compact.errors import ImageError, ModelMismatchError
 from compact.geometry import from_model_output, to_model_input
 from compact.manifest import ModelBundle, resolve_model
-from compact.picture import DEFAULT_MAX_PIXELS, Picture, decode_alpha, encode_alpha, load_picture, to_picture
+from compact.picture import (
+    DEFAULT_MAX_PIXELS,
+    Picture,
+    decode_alpha,
+    encode_alpha,
+    frame_note,
+    load_picture,
+    to_picture,
+)
 from compact.runtimes import Backend, get_backend
 from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
 
 ImageLike = str | os.PathLike[str] | Image.Image | np.ndarray
 
 
-def as_picture(image: ImageLike | Picture, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+def as_picture(image: ImageLike | Picture, max_pixels: int | None = DEFAULT_MAX_PIXELS, frame: int = 0) -> Picture:
     """A path, PIL image, HxWx3 (RGB) or HxWx4 (RGBA) uint8 array -> Picture."""
     if isinstance(image, Picture):
         return image
@@ -32,7 +40,7 @@ def as_picture(image: ImageLike | Picture, max_pixels: int | None = DEFAULT_MAX_
         return Picture(image)
     if isinstance(image, Image.Image):
         return to_picture(image)
-    return load_picture(image, max_pixels)
+    return load_picture(image, max_pixels, frame)
 
 
 def as_rgb(image: ImageLike) -> np.ndarray:
@@ -44,7 +52,7 @@ class Codec:
 
     def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
                  entropy_coding: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 threads: int | None = None, quality: int | None = None):  # fmt: skip
+                 threads: int | None = None, quality: int | None = None, frame: int = 0):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
         #: milliseconds per stage of the last compress (encode, entropy_encode) or decompress (entropy_decode,
@@ -54,6 +62,10 @@ class Codec:
         self.context = self._load_context()
         self.entropy_coding = entropy_coding
         self.max_pixels = max_pixels
+        #: which frame of an animation or page of a multi-page file :meth:`compress` codes (0: the first)
+        self.frame = frame
+        #: one-line remarks about the last compress, e.g. that only one frame of an animation was coded
+        self.notes: list[str] = []
         #: large images go through the networks in these tiles (exact: the halo covers the receptive field)
         self.tiles = TileGrid()
         #: quality used when :meth:`compress` is not given one (None: the model's default)
@@ -99,9 +111,12 @@ class Codec:
         many leading code channels are sent; the header's channel count records it. Alpha is stored
         losslessly and the ICC profile verbatim, in extension blocks.
         """
-        self.timings = {}
+        self.timings, self.notes = {}, []
         sent = self.channels_for(quality if quality is not None else self.quality)
-        picture = as_picture(image, self.max_pixels)
+        picture = as_picture(image, self.max_pixels, self.frame)
+        note = frame_note(image, picture)
+        if note is not None:
+            self.notes.append(note)
         rgb = picture.rgb
         code = self.encode_bits(rgb)[:sent]
         header = container.Header(

@@ -9,6 +9,7 @@ compact.distributed (Ray Data, any filesystem pyarrow opens).
 from __future__ import annotations
 
 import importlib.util
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,27 @@ def decompress_files(inputs: Sequence[str | Path], output: str | Path | None = N
     return run_job("decompress", inputs, output, spec, options, hooks)
 
 
+def code_bytes(mode: str, data: bytes, spec: CodecSpec | None = None, name: str = "<stdin>") -> bytes:
+    """One file's bytes -> its output's bytes, exactly what the file route writes (for pipes: ``-``)."""
+    from compact.picture import image_bytes, load_picture
+
+    codec = (spec or CodecSpec()).codec()
+    if mode == "compress":
+        return codec.compress(load_picture(_Named(data, name), codec.max_pixels, codec.frame))
+    return image_bytes(codec.decompress_picture(data), "out.png")
+
+
+class _Named(io.BytesIO):
+    """Bytes that print as a name in error messages."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def _single(mode: str, src: Path, output: Path | None, spec: CodecSpec, options: JobOptions) -> batch.Summary:
     """A batch of one: a complete output from an earlier run is kept (rerunning works), anything else that
     exists needs ``force``, and the input itself is never overwritten."""
@@ -115,7 +137,7 @@ def _single(mode: str, src: Path, output: Path | None, spec: CodecSpec, options:
             return batch.Summary(skipped=1)
         check_overwrite(job.dst, options.force)
     size_in, size_out = batch.process(job, mode, codec)
-    return batch.Summary(done=1, bytes_in=size_in, bytes_out=size_out)
+    return batch.Summary(done=1, bytes_in=size_in, bytes_out=size_out, notes=list(codec.notes))
 
 
 def _local_batch(mode: str, inputs: list[Path], output: Path | None, spec: CodecSpec, options: JobOptions,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,8 @@ class Picture:
     rgb: np.ndarray  # HxWx3 uint8
     alpha: np.ndarray | None = None  # HxW uint8
     icc: bytes | None = None
+    frames: int = 1  # frames (or pages) of the source file; only ``frame`` of them is here
+    frame: int = 0
 
     def to_pil(self) -> Image.Image:
         if self.alpha is None:
@@ -65,6 +70,13 @@ def to_picture(image: Image.Image) -> Picture:
     return Picture(np.asarray(image.convert("RGB")), None, icc or None)
 
 
+def frame_note(source: object, picture: Picture) -> str | None:
+    """The one line that says a multi-frame source lost frames, or None."""
+    if picture.frames <= 1:
+        return None
+    return f"{source} has {picture.frames} frames or pages; frame {picture.frame} was coded (--frame N picks another)"
+
+
 def _wide_grey(image: Image.Image) -> Picture:
     """16- or 32-bit greyscale -> 8-bit grey RGB (value / 256, clipped: the top 8 of 16 bits), and its
     transparency key as alpha."""
@@ -87,16 +99,34 @@ _PILLOW_FAILURES = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EO
                     MemoryError, Image.DecompressionBombError)  # fmt: skip
 
 
-def load_picture(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+@contextmanager
+def _native_stderr_dropped() -> Iterator[None]:
+    """Drop what C libraries (libtiff: "LZWDecode: Not enough data ...") print on file descriptor 2 while
+    Pillow decodes: a failure reaches the user as one error line, and a success prints nothing."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def load_picture(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 frame: int = 0) -> Picture:  # fmt: skip
     """Open any image Pillow reads; refuse more than ``max_pixels`` pixels (None: no limit) from the header,
-    before any pixel is decoded.
+    before any pixel is decoded. Of an animation or a multi-page file, ``frame`` (0: the first) is read.
 
     Pillow's own process-wide guard is left as it is: it still stops an embedded image (an ICO or ICNS
     member) larger than its header says, and files over twice its threshold (178,956,970 pixels) whatever
-    ``max_pixels`` allows. Pillow's warnings are not ours to print: they are dropped.
+    ``max_pixels`` allows. Pillow's warnings and its C libraries' messages are not ours to print: dropped.
     """
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _native_stderr_dropped():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 if max_pixels is not None and im.width * im.height > max_pixels:
@@ -104,8 +134,12 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_
                         f"{path} has {im.width}x{im.height} pixels, over the limit of {max_pixels} "
                         "(a decompression-bomb guard; raise it with --max-pixels)"
                     )
+                frames = getattr(im, "n_frames", 1)
+                if not 0 <= frame < frames:
+                    raise ImageError(f"{path} has {frames} frame(s): --frame must be 0..{frames - 1}, got {frame}")
+                im.seek(frame)
                 im.load()
-                return to_picture(im)
+                return replace(to_picture(im), frames=frames, frame=frame)
     except FileNotFoundError as exc:
         raise ImageError(f"no such image: {path}") from exc
     except IsADirectoryError as exc:

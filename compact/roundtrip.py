@@ -7,7 +7,7 @@ from pathlib import Path
 
 from compact.codec import Codec, as_picture
 from compact.metrics import psnr
-from compact.picture import save_image
+from compact.picture import frame_note, save_image
 
 #: what ``compact run`` names a reconstruction: NAME.compact.png, beside the report, replaced on every run
 RECONSTRUCTION_SUFFIX = ".compact.png"
@@ -37,8 +37,11 @@ class RoundTrip:
 
 def round_trip(codec: Codec, src: Path, dst: Path, force: bool = False) -> RoundTrip:
     """Compress ``src``, decompress it, write the reconstruction to ``dst`` and measure."""
-    picture = as_picture(src, codec.max_pixels)
+    picture = as_picture(src, codec.max_pixels, codec.frame)
     data = codec.compress(picture)
+    note = frame_note(src, picture)  # compress got the picture, not the file: say it here
+    if note is not None:
+        codec.notes.append(note)
     encode_ms = codec.timings["encode"]
     rec = codec.decompress_picture(data)
     save_image(rec, dst, force=force)

@@ -24,16 +24,20 @@ class CodecSpec:
     backend: str = "auto"
     quality: int | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    frame: int = 0  # of an animation or multi-page file, the frame or page to code
 
     def __post_init__(self) -> None:
         if self.max_pixels is not None and self.max_pixels < 0:
             raise CompactError(f"the pixel limit must be 0 (no limit) or positive, got {self.max_pixels}")
         if self.max_pixels == 0:
             object.__setattr__(self, "max_pixels", None)
+        if self.frame < 0:
+            raise CompactError(f"frames count from 0, got {self.frame}")
         if self.quality is not None and self.quality < 1:
             raise CompactError(f"quality levels start at 1, got {self.quality}")
 
     def codec(self, threads: int | None = None) -> Codec:
         from compact.codec import Codec
 
-        return Codec(self.model, self.backend, max_pixels=self.max_pixels, threads=threads, quality=self.quality)
+        return Codec(self.model, self.backend, max_pixels=self.max_pixels, threads=threads, quality=self.quality,
+                     frame=self.frame)  # fmt: skip

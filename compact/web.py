@@ -8,6 +8,8 @@ in the browser; nothing is fetched from the internet.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 from functools import partial
 from http import HTTPStatus
@@ -15,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from compact import roles
-from compact.errors import MissingExtraError
+from compact.about import __version__
+from compact.errors import CompactError, MissingExtraError
 from compact.manifest import MANIFEST_NAME, ModelBundle, resolve_model
 
 HOST = "127.0.0.1"
@@ -24,7 +27,10 @@ WEB_DIR = Path(__file__).parent / "runtimes" / "web"
 #: Set to a folder holding onnxruntime-web's dist files to use them instead of the build step's.
 ORT_ENV = "COMPACT_ORT_DIST"
 ORT_ENTRY = "ort.min.mjs"  # WebAssembly + WebGPU (JSEP) build; it loads ort-wasm-simd-threaded.jsep.*
-BUILD_HINT = f"run: bash {WEB_DIR / 'build.sh'} (npm ci once; offline afterwards)"
+#: Where ``compact web --build`` installs onnxruntime-web: a per-user folder, since an installed package's
+#: own folder (site-packages) is often not writable.
+CACHE_ENV = "COMPACT_WEB_CACHE"
+BUILD_HINT = "run: compact web --build (npm ci of the pinned onnxruntime-web, once; offline afterwards)"
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -35,12 +41,47 @@ _TYPES = {
 }
 
 
+def build_dir() -> Path:
+    """The folder ``compact web --build`` installs into: $COMPACT_WEB_CACHE, else the user's cache folder."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "compact" / f"web-{__version__}"
+
+
 def ort_dist() -> Path:
-    """Folder with onnxruntime-web's dist files, or MissingExtraError naming the build step."""
-    path = Path(os.environ.get(ORT_ENV) or WEB_DIR / "node_modules" / "onnxruntime-web" / "dist")
-    if not (path / ORT_ENTRY).is_file():
-        raise MissingExtraError(f"onnxruntime-web is not installed in {path}: {BUILD_HINT}")
-    return path
+    """Folder with onnxruntime-web's dist files, or MissingExtraError naming the build step.
+
+    $COMPACT_ORT_DIST when set; else the build folder of a checkout (build.sh), then that of
+    ``compact web --build``.
+    """
+    if os.environ.get(ORT_ENV):
+        candidates = [Path(os.environ[ORT_ENV])]
+    else:
+        candidates = [root / "node_modules" / "onnxruntime-web" / "dist" for root in (WEB_DIR, build_dir())]
+    for path in candidates:
+        if (path / ORT_ENTRY).is_file():
+            return path
+    raise MissingExtraError(f"onnxruntime-web is not installed in {' or '.join(map(str, candidates))}: {BUILD_HINT}")
+
+
+def build(target: Path | None = None) -> Path:
+    """Install the pinned onnxruntime-web (the package's package-lock.json) with npm into ``target``
+    (default :func:`build_dir`); returns its dist folder. Needs npm and the npm registry once."""
+    target = target or build_dir()
+    npm = shutil.which("npm")
+    if npm is None:
+        raise MissingExtraError("the browser runtime's build step needs npm (install Node.js 18 or newer)")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(WEB_DIR / name, target / name)
+    cmd = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"]
+    done = subprocess.run(cmd, cwd=target, capture_output=True, text=True)
+    dist = target / "node_modules" / "onnxruntime-web" / "dist"
+    if done.returncode != 0 or not (dist / ORT_ENTRY).is_file():
+        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        raise CompactError(f"npm ci failed in {target}: {lines[-1] if lines else f'no {ORT_ENTRY} installed'}")
+    return dist
 
 
 def _routes(bundle: ModelBundle, dist: Path) -> dict[str, Path]:

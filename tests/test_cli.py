@@ -180,3 +180,62 @@ def test_option_values_are_checked_when_parsed(photo):
                  ["compress", photo, "-j", "0"], ["decompress", photo, "--quality", "2"]):  # fmt: skip
         res = invoke(*args)
         assert res.exit_code != 0, args
+
+
+def test_dash_is_standard_input_and_output_byte_identical_to_files(photo, tmp_path):
+    def cli(*args, stdin=b""):
+        proc = subprocess.run([sys.executable, "-m", "compact.cli", *map(str, args)], input=stdin,
+                              capture_output=True, cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    streamed = cli("compress", "-", "-b", "onnx", stdin=photo.read_bytes())
+    cli("compress", photo, "-o", tmp_path / "file.cpt", "-b", "onnx")
+    assert streamed == (tmp_path / "file.cpt").read_bytes()
+    assert cli("compress", photo, "-o", "-", "-b", "onnx") == streamed
+    png = cli("decompress", "-", "-o", "-", stdin=streamed)
+    cli("decompress", tmp_path / "file.cpt", "-o", tmp_path / "file.png")
+    assert png == (tmp_path / "file.png").read_bytes()
+    assert not (tmp_path / "-").exists()
+    bad = subprocess.run([sys.executable, "-m", "compact.cli", "decompress", "-"], input=b"junk", capture_output=True)
+    assert bad.returncode == 1 and bad.stderr.decode().startswith("error: ") and not bad.stdout
+
+
+def test_animations_keep_one_frame_and_say_so(tmp_path):
+    frames = [Image.fromarray(natural_image(32, 48, seed=s)) for s in (1, 2, 3)]
+    anim = tmp_path / "anim.gif"
+    frames[0].save(anim, save_all=True, append_images=frames[1:])
+    res = invoke("compress", anim, "-o", tmp_path / "first.cpt", "-b", "onnx")
+    assert res.exit_code == 0 and "has 3 frames or pages; frame 0 was coded" in res.output
+    res = invoke("compress", anim, "-o", tmp_path / "third.cpt", "-b", "onnx", "--frame", 2)
+    assert res.exit_code == 0 and "frame 2 was coded" in res.output
+    assert (tmp_path / "first.cpt").read_bytes() != (tmp_path / "third.cpt").read_bytes()
+    res = invoke("compress", anim, "-o", tmp_path / "x.cpt", "--frame", 3)
+    assert res.exit_code == 1 and "--frame must be 0..2" in res.output and not (tmp_path / "x.cpt").exists()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    anim.rename(folder / "anim.gif")
+    res = invoke("compress", folder, "-o", tmp_path / "out", "-j", 1)
+    assert res.exit_code == 0 and "frame 0 was coded" in res.output
+
+
+def test_libtiff_messages_never_reach_stderr(tmp_path):
+    path = tmp_path / "t.tif"
+    Image.fromarray(natural_image(64, 64, seed=1)).save(path, compression="tiff_lzw")
+    data = path.read_bytes()
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(data[: len(data) // 2] + bytes(200) + data[len(data) // 2 + 200 :])  # libtiff complains
+    proc = subprocess.run([sys.executable, "-m", "compact.cli", "compress", str(broken), "-b", "onnx"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: ")
+    proc = subprocess.run([sys.executable, "-m", "compact.cli", "compress", str(path), "-b", "onnx"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_an_interrupted_training_names_the_command_that_resumes_it():
+    from compact.cli.models import resume_command
+
+    argv = ["/venv/bin/compact", "train", "--data", "my photos", "--out", "runs/a", "--force"]
+    assert resume_command(argv) == "compact train --data 'my photos' --out runs/a --resume"

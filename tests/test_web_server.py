@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 
 import pytest
 from typer.testing import CliRunner
 
+import compact.web
 from compact.cli import app
-from compact.web import ORT_ENTRY, ORT_ENV, start
+from compact.web import CACHE_ENV, ORT_ENTRY, ORT_ENV, start
 
 
 @pytest.fixture
@@ -52,4 +54,23 @@ def test_cli_names_the_build_step_when_onnxruntime_web_is_missing(tmp_path, monk
     monkeypatch.setenv(ORT_ENV, str(tmp_path))
     result = CliRunner().invoke(app, ["web", "--port", "0"])
     assert result.exit_code == 1
-    assert "onnxruntime-web is not installed" in result.output and "build.sh" in result.output
+    assert "onnxruntime-web is not installed" in result.output and "compact web --build" in result.output
+
+
+def test_build_installs_into_a_user_folder_that_serving_then_finds(tmp_path, monkeypatch):
+    # A stand-in npm (the real one needs the registry): it does what `npm ci` does for this lock file.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text("#!/bin/sh\ntest -f package-lock.json || exit 3\nmkdir -p node_modules/onnxruntime-web/dist\n"
+                   f"touch node_modules/onnxruntime-web/dist/{ORT_ENTRY}\n")  # fmt: skip
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.delenv(ORT_ENV, raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["web", "--build"])
+    assert result.exit_code == 0, result.output
+    dist = tmp_path / "cache" / "node_modules" / "onnxruntime-web" / "dist"
+    assert str(dist) in result.output and (tmp_path / "cache" / "package-lock.json").is_file()
+    if not (compact.web.WEB_DIR / "node_modules" / "onnxruntime-web" / "dist" / ORT_ENTRY).is_file():
+        assert compact.web.ort_dist() == dist  # a checkout without its own build uses the user folder

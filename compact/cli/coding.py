@@ -18,6 +18,7 @@ from compact.cli.common import (
     BackendOpt,
     EngineOpt,
     ForceOpt,
+    FrameOpt,
     GpusOpt,
     JobsOpt,
     MaxPixelsOpt,
@@ -63,6 +64,8 @@ def _report(summary: Summary, mode: str) -> None:
     typer.echo(f"{mode}: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed; "
                f"{mb:.1f} MB in, {summary.bytes_out / 1e6:.2f} MB out, {summary.seconds:.1f} s "
                f"({mb / max(summary.seconds, 1e-9):.1f} MB/s)")  # fmt: skip
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
     if summary.ignored:
         shown = ", ".join(str(p) for p in summary.ignored[:10])
         more = f" and {len(summary.ignored) - 10} more" if len(summary.ignored) > 10 else ""
@@ -74,11 +77,39 @@ def _report(summary: Summary, mode: str) -> None:
         raise CompactError(f"{len(summary.failed)} of {total} files failed")
 
 
+def _piped(mode: str, inputs: list[str], output: str | None, spec: CodecSpec, force: bool) -> None:
+    """``-`` as the input reads standard input; ``-o -`` (or no -o after a ``-`` input) writes standard output."""
+    import sys
+
+    from compact.files import check_overwrite, write_atomic
+    from compact.jobs import code_bytes
+
+    if len(inputs) != 1:
+        raise CompactError("'-' (standard input or output) works with exactly one input")
+    src = inputs[0]
+    if output in (None, "-") and sys.stdout.isatty():
+        raise CompactError("refusing to write binary data to a terminal: pipe it, or give -o FILE")
+    data = sys.stdin.buffer.read() if src == "-" else read_file(Path(src))
+    if output not in (None, "-"):
+        check_overwrite(Path(output), force)
+    coded = code_bytes(mode, data, spec, "<stdin>" if src == "-" else src)
+    if output in (None, "-"):
+        sys.stdout.buffer.write(coded)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(Path(output), coded, force=force)
+
+
 def _code(mode: str, inputs: list[str], output: str | None, spec: CodecSpec, options: JobOptions) -> None:
     """One file prints where it went; batches and Ray jobs print a summary."""
+    if "-" in inputs or output == "-":
+        _piped(mode, inputs, output, spec, options.force)
+        return
     single = options.engine == "local" and len(inputs) == 1 and not Path(inputs[0]).is_dir()
     if single:
         summary = run_job(mode, inputs, output, spec, options)
+        for note in summary.notes:
+            typer.echo(f"note: {note}", err=True)
         job = single_job(Path(inputs[0]), Path(output) if output is not None else None, mode)
         if summary.skipped:
             typer.echo(f"{job.dst} is already complete: nothing to do (--force redoes it)")
@@ -95,6 +126,7 @@ def _coding_command(mode: str, sources: str, output_help: str, doc: str) -> Call
     sources_arg = Annotated[list[str], typer.Argument(help=sources)]
     output_opt = Annotated[str | None, typer.Option("--output", "-o", help=output_help)]
     quality_opt = QualityOpt if mode == "compress" else Annotated[int | None, typer.Option("--quality", hidden=True)]
+    frame_opt = FrameOpt if mode == "compress" else Annotated[int, typer.Option("--frame", hidden=True)]
 
     def command(
         paths: sources_arg,
@@ -105,13 +137,14 @@ def _coding_command(mode: str, sources: str, output_help: str, doc: str) -> Call
         jobs: JobsOpt = None,
         max_pixels: MaxPixelsOpt = DEFAULT_PIXELS,
         quality: quality_opt = None,
+        frame: frame_opt = 0,
         engine: EngineOpt = "local",
         address: AddressOpt = None,
         gpus: GpusOpt = 0.0,
     ) -> None:
-        if quality is not None and mode == "decompress":
-            raise CompactError("--quality is for compress: a stream records the quality it was made at")
-        spec = CodecSpec(model, backend, quality, max_pixels)
+        if mode == "decompress" and (quality is not None or frame):
+            raise CompactError("--quality and --frame are for compress: a stream holds one picture at one quality")
+        spec = CodecSpec(model, backend, quality, max_pixels, frame)
         _code(mode, paths, output, spec, JobOptions(engine, jobs, force, address, gpus))
 
     command.__doc__ = doc
@@ -144,6 +177,7 @@ def run(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reconstructions.")] = Path("."),
     max_pixels: MaxPixelsOpt = DEFAULT_PIXELS,
     quality: QualityOpt = None,
+    frame: FrameOpt = 0,
 ) -> None:
     """Compress and decompress images, write the reconstructions and report size, quality and time.
 
@@ -154,7 +188,7 @@ def run(
 
     if not output.is_dir():
         raise CompactError(f"output folder {output} does not exist")
-    codec = CodecSpec(model, backend, quality, max_pixels).codec()
+    codec = CodecSpec(model, backend, quality, max_pixels, frame).codec()
     coding = "entropy-coded when smaller" if codec.context is not None else "raw bits (no context model)"
     config = codec.bundle.manifest.config
     level = quality or config.default_quality
@@ -168,6 +202,8 @@ def run(
         if dst.exists() and dst.resolve() in inputs:
             raise CompactError(f"{dst} is one of the inputs: run would replace it; use another --output folder")
         result = round_trip(codec, src, dst, force=True)
+        for note in codec.notes:
+            typer.echo(f"note: {note}", err=True)
         typer.echo(
             f"{src}: {result.width}x{result.height}, {result.size} bytes (container v{result.version}), "
             f"{result.bpp:.4f} bpp, {result.ratio:.0f}x smaller than raw 24-bit RGB, PSNR {result.psnr:.2f} dB, "

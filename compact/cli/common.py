@@ -6,7 +6,7 @@ import functools
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -62,36 +62,23 @@ def int_list(text: str | None, option: str) -> tuple[int, ...]:
         raise typer.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=option) from exc
 
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model folder with a manifest.json, or 'default'.")]
-BackendOpt = Annotated[
-    str, typer.Option("--backend", "-b", help="auto, onnx, onnx-int8, coreml, coreml-reference or torch.")
-]
-ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
-QualityOpt = Annotated[
-    int | None,
-    typer.Option("--quality", "-q", min=1, help="Quality level 1..L of the model (more code channels); default: "
-                 "the paper's 16-channel point when the model has it."),
-]  # fmt: skip
-JobsOpt = Annotated[
-    int | None,
-    typer.Option("--jobs", "-j", min=1, help="Worker processes for folders (default: cores); --engine ray: "
-                 "actors (default: as many as the cluster fits)."),
-]  # fmt: skip
-MaxPixelsOpt = Annotated[
-    int,
-    typer.Option("--max-pixels", min=0, help="Refuse larger images (decompression-bomb guard); 0 = no limit."),
-]
+def option(kind: Any, *names: str, **settings: Any) -> Any:
+    """An option type for command signatures: ``kind`` and typer's option settings, declared once here."""
+    return Annotated[kind, typer.Option(*names, **settings)]
+
+
+ModelOpt = option(str, "--model", "-m", help="Model folder with a manifest.json, or 'default'.")
+BackendOpt = option(str, "--backend", "-b", help="auto, onnx, onnx-int8, coreml, coreml-reference or torch.")
+ForceOpt = option(bool, "--force", "-f", help="Overwrite existing outputs.")
+QualityOpt = option(int | None, "--quality", "-q", min=1, help="Quality level 1..L of the model (more code "
+                    "channels); default: the paper's 16-channel point when the model has it.")  # fmt: skip
+FrameOpt = option(int, "--frame", min=0, help="Of an animation or multi-page file, the frame or page to code.")
+JobsOpt = option(int | None, "--jobs", "-j", min=1, help="Worker processes for folders (default: cores); "
+                 "--engine ray: actors (default: as many as the cluster fits).")  # fmt: skip
+MaxPixelsOpt = option(int, "--max-pixels", min=0, help="Refuse larger images (decompression-bomb guard); 0 = no limit.")
 DEFAULT_PIXELS = DEFAULT_MAX_PIXELS
-EngineOpt = Annotated[
-    str,
-    typer.Option("--engine", help="local (a process pool) or ray (a Ray cluster; needs the distributed extra, "
-                 "docs/SCALE.md); ray also takes s3://, gs://, ... URLs."),
-]  # fmt: skip
-AddressOpt = Annotated[
-    str | None,
-    typer.Option("--address", help="--engine ray: the cluster (auto, ray://HEAD:10001); default $RAY_ADDRESS, "
-                 "else a local Ray instance."),
-]  # fmt: skip
-GpusOpt = Annotated[
-    float, typer.Option("--gpus-per-worker", min=0.0, help="--engine ray: GPUs per actor (CUDA via onnxruntime-gpu).")
-]
+EngineOpt = option(str, "--engine", help="local (a process pool) or ray (a Ray cluster; needs the distributed "
+                   "extra, docs/SCALE.md); ray also takes s3://, gs://, ... URLs.")  # fmt: skip
+AddressOpt = option(str | None, "--address", help="--engine ray: the cluster (auto, ray://HEAD:10001); default "
+                    "$RAY_ADDRESS, else a local Ray instance.")  # fmt: skip
+GpusOpt = option(float, "--gpus-per-worker", min=0.0, help="--engine ray: GPUs per actor (CUDA via onnxruntime-gpu).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -102,8 +104,14 @@ def _train_with_progress(cfg: TrainConfig) -> dict[str, float]:
         try:
             return run_training(cfg, report)
         except KeyboardInterrupt:
-            raise CompactError(f"interrupted: the run is saved every {cfg.checkpoint_every} steps; continue it with "
-                               f"the same command and --resume") from None  # fmt: skip
+            raise CompactError(f"interrupted: the run is saved every {cfg.checkpoint_every} steps; continue it "
+                               f"with: {resume_command(sys.argv)}") from None  # fmt: skip
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues an interrupted ``compact train``: the same, with --resume for --force."""
+    args = [a for a in argv[1:] if a not in ("--force", "--resume")]
+    return shlex.join(["compact", *args, "--resume"])
 
 
 @app.command()

@@ -14,13 +14,19 @@ app = typer.Typer()
 @app.command()
 @handles_errors
 def web(
-    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 8765,
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port on 127.0.0.1.")] = 8765,
     model: ModelOpt = "default",
+    build: Annotated[
+        bool, typer.Option("--build", help="Install the pinned onnxruntime-web with npm (once), then exit.")
+    ] = False,
 ) -> None:
     """Serve a page that decodes .cpt files (and compresses images) in the browser, with onnxruntime-web.
 
-    Needs the build step once: compact/runtimes/web/build.sh (npm ci). Example: compact web --port 8765
+    Needs the build step once: compact web --build (npm ci). Example: compact web --port 8765
     """
-    from compact.web import serve
+    from compact import web as runtime
 
-    serve(port, model)
+    if build:
+        typer.echo(f"onnxruntime-web installed in {runtime.build()}")
+        return
+    runtime.serve(port, model)

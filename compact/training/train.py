@@ -102,14 +102,16 @@ def validate(model: CompactAutoencoder, batch: torch.Tensor) -> dict[int, float]
 @torch.no_grad()
 def warm_start(model: CompactAutoencoder, path: Path) -> None:
     """Copy a smaller or equal model's tensors into ``model``: whole when shapes match, else the
-    overlapping leading slice (e.g. a 16-channel code into the first 16 of 64). Decoder inputs for the
-    new channels start at zero so the old levels keep their quality at step 0."""
+    overlapping leading slice (a 16-plane code into the first 16 of 64, a 64-wide layer into the first 64
+    of 192). Every convolution's weights from the new input channels start at zero, and GDN's new
+    cross terms are zero at init, so the wider model computes exactly what the source did at step 0 (a
+    function-preserving widening): training goes on from the source's quality instead of from scratch."""
     source = checkpoint.load_model(path).state_dict()
     for name, tensor in model.state_dict().items():
         if name not in source or source[name].dim() != tensor.dim():
             continue
         old = source[name]
-        if name == "decoder.layers.0.conv.weight" and old.shape[1] < tensor.shape[1]:
+        if tensor.dim() == 4 and old.shape[1] < tensor.shape[1]:
             tensor[:, old.shape[1] :] = 0
         overlap = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, tensor.shape, strict=True))
         tensor[overlap] = old[overlap]
@@ -167,6 +169,7 @@ class _Run:
         self.rng = np.random.default_rng(cfg.seed)  # crops
         self.generator = torch.Generator(device).manual_seed(cfg.seed)  # binarization and levels; not torch's global
         self.start, self.best = 0, -math.inf
+        self.seconds_before = 0.0  # training time of the sessions before this one (the run's wall-clock total)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)  # the initial weights, in a fork so the caller's RNG state is kept
             model = CompactAutoencoder(cfg.model)
@@ -185,6 +188,7 @@ class _Run:
     def _resume(self, device: torch.device) -> None:
         state = checkpoint.load_training_state(self.cfg.out, self.optimizer, self.generator)
         self.start, self.best = state["step"], state["best_val_psnr"]
+        self.seconds_before = float(state.get("train_seconds", 0.0))
         self.rng.bit_generator.state = state["numpy_rng"]
         if self.average is not None and (self.cfg.out / checkpoint.AVERAGE).exists():
             averaged = _layout(checkpoint.load_model(self.cfg.out / checkpoint.AVERAGE).to(device), self.cfg)
@@ -195,12 +199,13 @@ class _Run:
         """What validation scores and best.safetensors holds: the weight average when there is one."""
         return self.average.model if self.average is not None else self.model
 
-    def save(self, step: int) -> None:
+    def save(self, step: int, seconds: float) -> None:
         cfg = self.cfg
         checkpoint.save_weights(self.model, cfg.out / checkpoint.WEIGHTS)
         if self.average is not None:
             checkpoint.save_weights(self.average.model, cfg.out / checkpoint.AVERAGE)
         state = {"step": step, "best_val_psnr": self.best, "numpy_rng": self.rng.bit_generator.state,
+                 "train_seconds": round(self.seconds_before + seconds, 1),
                  "average_updates": self.average.updates if self.average is not None else 0,
                  "config": {**asdict(cfg), "data": str(cfg.data), "out": str(cfg.out),
                             "val": str(cfg.val) if cfg.val else None,
@@ -227,12 +232,14 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
         metrics = {"loss": ema_loss, "psnr": 10 * math.log10(1.0 / ema_loss),
                    "steps_per_s": (done - run.start) / (time.perf_counter() - t0)}  # fmt: skip
         if val_batch is not None and (done % cfg.val_every == 0 or done == cfg.steps):
-            metrics.update(_validate_and_log(cfg, run.shipped, val_batch, done, time.perf_counter() - t0, metrics))
+            elapsed = time.perf_counter() - t0
+            metrics["total_s"] = round(run.seconds_before + elapsed, 1)  # over every session of the run
+            metrics.update(_validate_and_log(cfg, run.shipped, val_batch, done, elapsed, metrics))
             if metrics["val_psnr"] > run.best:
                 run.best = metrics["val_psnr"]
                 checkpoint.save_weights(run.shipped, cfg.out / "best.safetensors")
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            run.save(done)
+            run.save(done, time.perf_counter() - t0)
         if report is not None:
             report(done, metrics)
     with open(cfg.out / "log.jsonl", "a") as log:

@@ -114,3 +114,26 @@ def test_precisions_train(photo_dir, tmp_path, precision):
     assert np.isfinite(result["loss"])
     with pytest.raises(ValueError, match="precision"):
         _cfg(photo_dir, tmp_path / "x", precision="fp8")
+
+
+def test_widening_a_trained_model_preserves_what_it_computes(tmp_path):
+    from compact.training.checkpoint import save_weights
+    from compact.training.model import CompactAutoencoder
+    from compact.training.train import warm_start
+
+    torch.manual_seed(3)
+    narrow = CompactAutoencoder(ModelConfig(channels=8, latent_channels=4)).eval()
+    for p in narrow.parameters():  # move off the init, as trained weights are
+        p.data += 0.05 * torch.randn_like(p)
+    save_weights(narrow, tmp_path / "narrow.safetensors")
+    config = ModelConfig(channels=8, latent_channels=8, levels=(4, 8), encoder_widths=(8, 12, 16, 24, 24),
+                         decoder_widths=(24, 24, 16, 12, 8))  # fmt: skip
+    wide = CompactAutoencoder(config).eval()
+    warm_start(wide, tmp_path / "narrow.safetensors")
+    x = torch.rand(2, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.allclose(narrow(x), wide(x, channels=4), atol=1e-5)
+        assert torch.allclose(narrow.encoder(x), wide.encoder(x)[:, :4], atol=1e-5)
+    fresh = CompactAutoencoder(wide.config).eval()
+    with torch.no_grad():
+        assert not torch.allclose(narrow(x), fresh(x, channels=4), atol=1e-2)  # the control: no copy, no match
