@@ -11,6 +11,7 @@ from torch import nn
 
 from compact import roles
 from compact.config import STRIDE
+from compact.export.dynamic import image_dims
 from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
 
 PRECISIONS = ("fp16", "fp32")
@@ -27,8 +28,7 @@ def _ct():
 
 
 def _program(module: nn.Module, example: torch.Tensor, scale: int) -> torch.export.ExportedProgram:
-    rows, cols = torch.export.Dim("rows", min=1, max=4096), torch.export.Dim("cols", min=1, max=4096)
-    program = torch.export.export(module.eval(), (example,), dynamic_shapes=({2: rows * scale, 3: cols * scale},))
+    program = torch.export.export(module.eval(), (example,), dynamic_shapes=(image_dims(scale),))
     return program.run_decompositions({})
 
 

@@ -10,23 +10,18 @@ from torch import nn
 
 from compact import roles
 from compact.config import STRIDE
+from compact.export.dynamic import image_dims
 
 OPSET = 20
-
-
-def _dims() -> tuple[torch.export.Dim, torch.export.Dim]:
-    # Sizes are declared as multiples of a free dimension so the exporter knows H and W divide by 16.
-    return torch.export.Dim("rows", min=1, max=4096), torch.export.Dim("cols", min=1, max=4096)
 
 
 def export_half(module: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str,
                 scale: int, doc: str, metadata: dict[str, str]) -> None:  # fmt: skip
     """Export one half; ``scale`` is the factor between the free dimension and the input's H/W."""
-    rows, cols = _dims()
     program = torch.onnx.export(
         module.eval(),
         (example,),
-        dynamic_shapes=({2: rows * scale, 3: cols * scale},),
+        dynamic_shapes=(image_dims(scale),),
         input_names=[input_name],
         output_names=[output_name],
         opset_version=OPSET,
