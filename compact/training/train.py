@@ -30,7 +30,7 @@ class TrainConfig:
     steps: int = 20_000
     batch_size: int = 8
     crop: int = 128
-    lr: float = 1e-4
+    lr: float = 3e-4
     model: ModelConfig = field(default_factory=ModelConfig)
     val: Path | None = None
     val_fraction: float = 0.05  # held out of ``data`` when no ``val`` folder is given
