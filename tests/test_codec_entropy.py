@@ -101,8 +101,12 @@ def test_fit_context_never_changes_the_installed_model_or_an_existing_table(mode
     assert (default_model_dir() / entropy.CONTEXT_FILE).read_bytes() == installed
     table = (fitted / entropy.CONTEXT_FILE).read_bytes()
     with pytest.raises(OutputExistsError, match="--force"):
-        fit_context(Codec(fitted, "onnx"), photos)
+        fit_context(Codec(fitted, "onnx"), photos)  # other photos: another table
     assert (fitted / entropy.CONTEXT_FILE).read_bytes() == table
+    refit = tmp_path / "refit"
+    shutil.copytree(fitted, refit)
+    fit_context(Codec(refit, "onnx"), fitted.parent / "photos")  # the same fit again: allowed, same table
+    assert (refit / entropy.CONTEXT_FILE).read_bytes() == table
     copy = tmp_path / "copy"
     shutil.copytree(fitted, copy)
     fit_context(Codec(copy, "onnx"), photos, force=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from compact.cli.common import BackendOpt, ForceOpt, ModelOpt, handles_errors, require
+from compact.cli.common import BackendOpt, ModelOpt, handles_errors, require
 from compact.errors import CompactError
 
 app = typer.Typer()
@@ -53,12 +53,12 @@ def eval_command(
     ),
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
-    force: ForceOpt = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes, one image each at a time.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes, one image each at a time.")] = 1,
 ) -> None:
     """Rate-distortion of COMPACT (every quality level) against JPEG, WebP, AVIF and JPEG 2000 sweeps.
 
-    Writes per_image.csv, summary.json, summary.md (the README's tables), rd_psnr.png and rd_msssim.png.
+    Writes per_image.csv, summary.json, summary.md (the README's tables), rd_psnr.png and rd_msssim.png;
+    a rerun replaces them.
 
     Example: compact eval --data ../shared/data/kodak --out eval-results
     """
@@ -73,7 +73,7 @@ def eval_command(
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("eval", total=None, what="")
         summary = run_eval(
-            data, names, out, model, backend, force, max(1, jobs),
+            data, names, out, model, backend, jobs,
             on_start=lambda total: bar.update(task, total=total),
             progress=lambda name: bar.update(task, advance=1, what=name),
         )  # fmt: skip

@@ -17,19 +17,18 @@ from compact.evaluation.harness import (
 from compact.evaluation.plots import rd_plots
 from compact.evaluation.report import markdown
 from compact.evaluation.summary import summarize
-from compact.files import check_overwrite, write_atomic, write_with
+from compact.files import write_atomic, write_with
 
 OUTPUTS = ("per_image.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_msssim.png")
 
 
 def run_eval(data: Path, codecs: list[str], out: Path, model: str = "default", backend: str = "auto",
-             force: bool = False, jobs: int = 1, on_start: Callable[[int], None] | None = None,
+             jobs: int = 1, on_start: Callable[[int], None] | None = None,
              progress: Callable[[str], None] | None = None) -> dict:  # fmt: skip
-    """Evaluate and write every output; existing outputs need ``force`` (checked before any work)."""
+    """Evaluate and write every output: the report, which a rerun replaces (other files in ``out`` are left
+    alone). Each output is written atomically, after all the work, so a failed run leaves the last report."""
     check_codecs(codecs)
     out.mkdir(parents=True, exist_ok=True)
-    for name in OUTPUTS:
-        check_overwrite(out / name, force)
     images = load_images(data)
     compact = Codec(model, backend) if COMPACT in codecs else None  # fails here, once, on a bad model
     if on_start is not None:

@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -155,9 +155,13 @@ class _Average:
         torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), weight)
 
 
-def _check_out(cfg: TrainConfig) -> None:
-    if (cfg.out / "state.json").exists() and not (cfg.resume or cfg.force):
+def _check_out(cfg: TrainConfig) -> TrainConfig:
+    """An existing run is continued only with ``resume`` and restarted only with ``force``; ``resume`` into a
+    folder with no run starts one, so the same command works for the first session and every later one."""
+    exists = (cfg.out / "state.json").exists()
+    if exists and not (cfg.resume or cfg.force):
         raise DataError(f"{cfg.out} holds a training run: pass --resume to continue it or --force to restart")
+    return replace(cfg, resume=cfg.resume and exists and not cfg.force)
 
 
 class _Run:
@@ -215,7 +219,7 @@ class _Run:
 
 def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
     """Train (or resume) into ``cfg.out``; returns the final metrics."""
-    _check_out(cfg)
+    cfg = _check_out(cfg)
     device = pick_device()
     cfg.out.mkdir(parents=True, exist_ok=True)
     run = _Run(cfg, device)

@@ -9,7 +9,7 @@ pytest.importorskip("pytorch_msssim")
 pytest.importorskip("bjontegaard")
 
 from compact.codec import Codec  # noqa: E402
-from compact.errors import DataError, OutputExistsError  # noqa: E402
+from compact.errors import DataError  # noqa: E402
 from compact.evaluation.harness import check_codecs, evaluate, load_images, measure_image  # noqa: E402
 from compact.evaluation.msssim import msssim  # noqa: E402
 from compact.evaluation.reference_codecs import JPEG, REFERENCE_CODECS  # noqa: E402
@@ -87,14 +87,15 @@ def test_bad_inputs_are_clear_errors(tmp_path, images):
         load_images(tmp_path)
 
 
-def test_run_eval_writes_every_output_and_never_overwrites(images, tmp_path):
+def test_run_eval_writes_every_output_and_a_rerun_replaces_the_report(images, tmp_path):
     out = tmp_path / "out"
     summary = run_eval(images, ["compact", "jpeg", "webp"], out, backend="onnx")
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
     assert json.loads((out / "summary.json").read_text())["images"] == summary["images"] == 2
     assert (out / "rd_psnr.png").read_bytes().startswith(b"\x89PNG")
     assert "| JPEG |" in (out / "summary.md").read_text()
+    (out / "notes.txt").write_text("mine")
     before = (out / "summary.json").read_bytes()
-    with pytest.raises(OutputExistsError):
-        run_eval(images, ["jpeg"], out, backend="onnx")
-    assert (out / "summary.json").read_bytes() == before
+    run_eval(images, ["jpeg"], out, backend="onnx")
+    assert (out / "summary.json").read_bytes() != before  # replaced by the second run's report
+    assert (out / "notes.txt").read_text() == "mine"
