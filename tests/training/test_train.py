@@ -85,7 +85,7 @@ def test_no_usable_images_is_a_data_error(tmp_path):
 def test_an_existing_run_is_never_restarted_by_accident(photo_dir, tmp_path):
     out = tmp_path / "run"
     with pytest.warns(UserWarning):
-        train(_cfg(photo_dir, out, steps=2))
+        train(_cfg(photo_dir, out, steps=2, resume=True))  # nothing to resume: --resume starts the run
     best = (out / "best.safetensors").read_bytes()
     with pytest.raises(DataError, match="--resume"):
         train(_cfg(photo_dir, out, steps=2))
