@@ -32,7 +32,9 @@ from compact.web import ort_dist, start
 pytestmark = pytest.mark.web
 
 ROOT = Path(__file__).resolve().parents[2]
-MIN_PSNR = 50.0
+#: browser decode against the Python decoder (measured 94-98 dB; float32 differences between onnxruntime-web
+#: and onnxruntime round a few pixels the other way)
+MIN_PSNR = 85.0
 WASM = "?backend=wasm"
 
 
@@ -241,7 +243,10 @@ def test_webgpu_backend(page, codec, url):
     try:
         result = page.open("gpu.cpt", data)
         if result.get("provider") != "webgpu":
-            pytest.skip("the page fell back to WebAssembly: no usable WebGPU adapter, not even SwiftShader")
+            reason = "the page fell back to WebAssembly: no usable WebGPU adapter, not even SwiftShader"
+            if os.environ.get("COMPACT_REQUIRE_WEB") == "1":
+                pytest.fail(reason)
+            pytest.skip(reason)
         assert result["ok"], result
         assert psnr(page.pixels()[..., :3], codec.decompress_array(data)) >= MIN_PSNR
     finally:
@@ -263,3 +268,11 @@ def test_quality_levels_of_a_multi_level_model(page, url, tiny_levels_bundle):
         page.goto(url + WASM)
         server.shutdown()
         server.server_close()
+
+
+def test_the_bound_catches_a_one_level_error_on_half_a_percent_of_the_pixels():
+    """The negative control of MIN_PSNR: a decoder off by one level on 0.5% of the pixels fails it."""
+    rgb = natural_image(64, 96, seed=3)
+    wrong = rgb.copy().reshape(-1)
+    wrong[:: 200] ^= 1
+    assert psnr(rgb, wrong.reshape(rgb.shape)) < MIN_PSNR

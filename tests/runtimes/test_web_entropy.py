@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -34,7 +35,10 @@ def b64(data: bytes) -> str:
 
 def run_js(tmp_path: Path, jobs: dict) -> dict:
     if NODE is None:
-        pytest.skip("node is not installed (needed to run the browser runtime's JavaScript outside a browser)")
+        reason = "node is not installed (needed to run the browser runtime's JavaScript outside a browser)"
+        if os.environ.get("COMPACT_REQUIRE_WEB") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     path = tmp_path / "jobs.json"
     path.write_text(json.dumps(jobs))
     done = subprocess.run([NODE, str(SCRIPT), str(path)], capture_output=True, text=True, timeout=300)
