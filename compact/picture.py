@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import sys
 import warnings
 from collections.abc import Iterator
@@ -93,10 +94,12 @@ def readable_suffixes() -> frozenset[str]:
     return IMAGE_SUFFIXES | {ext.lower() for ext in Image.registered_extensions()}
 
 
-#: What Pillow's plugins raise on files they cannot or will not decode: bad data, formats they do not
-#: implement (DDS), sizes their decoders cannot allocate, and the decompression-bomb guard.
+#: What Pillow's plugins raise on files they cannot or will not decode: bad data (parsers of hostile files
+#: also fail with struct, index, key, type and arithmetic errors), formats they do not implement (DDS), sizes
+#: their decoders cannot allocate, and the decompression-bomb guard.
 _PILLOW_FAILURES = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, NotImplementedError,
-                    MemoryError, Image.DecompressionBombError)  # fmt: skip
+                    MemoryError, Image.DecompressionBombError, struct.error, IndexError, KeyError, TypeError,
+                    ZeroDivisionError, OverflowError)  # fmt: skip
 
 
 @contextmanager

@@ -150,7 +150,7 @@ def test_an_icon_hiding_a_huge_image_is_refused_before_decoding(tmp_path):
 def test_unimplemented_formats_and_allocation_failures_are_image_errors(tmp_path, monkeypatch):
     path = tmp_path / "x.png"
     Image.new("RGB", (4, 4)).save(path)
-    for failure in (NotImplementedError("Unimplemented pixel format"), MemoryError()):
+    for failure in (NotImplementedError("Unimplemented pixel format"), MemoryError(), IndexError("bad table")):
 
         def load(self, failure=failure):
             raise failure
