@@ -10,7 +10,6 @@ needs it.
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ import numpy as np
 from compact import batch
 from compact.errors import CompactError
 from compact.files import partial_name
-from compact.picture import DEFAULT_MAX_PIXELS, image_bytes, load_picture
+from compact.picture import DEFAULT_MAX_PIXELS, NamedBytes, image_bytes, load_picture
 from compact.spec import CodecSpec
 
 if TYPE_CHECKING:
@@ -75,20 +74,6 @@ class Workers:
         return {"compute": pool, "num_cpus": self.cpus, "batch_size": self.batch_size, **gpus}
 
 
-class _NamedFile(io.BytesIO):
-    """File bytes from Ray Data that print as their path, so errors name the file as the local engine's do."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        super().__init__(data)
-        self.name = name
-
-    def __repr__(self) -> str:
-        return repr(self.name)
-
-    def __str__(self) -> str:
-        return self.name
-
-
 def _column(rows: dict[str, np.ndarray], candidates: tuple[str, ...]) -> str:
     for name in candidates:
         if name in rows:
@@ -112,7 +97,7 @@ class _Coder:
     def code(self, value: Any, name: str) -> bytes | np.ndarray:
         if self.mode == "compress":
             if isinstance(value, bytes):
-                value = load_picture(_NamedFile(value, name), self.codec.max_pixels)
+                value = load_picture(NamedBytes(value, name), self.codec.max_pixels)
             return self.codec.compress(value)
         picture = self.codec.decompress_picture(bytes(value))
         if not self.arrays:

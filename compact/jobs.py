@@ -9,7 +9,6 @@ compact.distributed (Ray Data, any filesystem pyarrow opens).
 from __future__ import annotations
 
 import importlib.util
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,23 +102,12 @@ def decompress_files(inputs: Sequence[str | Path], output: str | Path | None = N
 
 def code_bytes(mode: str, data: bytes, spec: CodecSpec | None = None, name: str = "<stdin>") -> bytes:
     """One file's bytes -> its output's bytes, exactly what the file route writes (for pipes: ``-``)."""
-    from compact.picture import image_bytes, load_picture
+    from compact.picture import NamedBytes, image_bytes
 
     codec = (spec or CodecSpec()).codec()
     if mode == "compress":
-        return codec.compress(load_picture(_Named(data, name), codec.max_pixels, codec.frame))
+        return codec.compress(NamedBytes(data, name))  # read with the codec's pixel limit and frame
     return image_bytes(codec.decompress_picture(data), "out.png")
-
-
-class _Named(io.BytesIO):
-    """Bytes that print as a name in error messages."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        super().__init__(data)
-        self.name = name
-
-    def __str__(self) -> str:
-        return self.name
 
 
 def _single(mode: str, src: Path, output: Path | None, spec: CodecSpec, options: JobOptions) -> batch.Summary:

@@ -88,6 +88,20 @@ def _wide_grey(image: Image.Image) -> Picture:
     return Picture(np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)), alpha)
 
 
+class NamedBytes(io.BytesIO):
+    """A file's bytes (from a pipe, Ray Data, ...) that print as its name, so errors name it as for a path."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def readable_suffixes() -> frozenset[str]:
     """Suffixes of the files a folder run tries: ours, and every extension Pillow registers here (TGA, DDS,
     PSD, ICO, PPM, QOI, ...); a file Pillow then cannot decode is reported as a failure, not skipped."""
