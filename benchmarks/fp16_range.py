@@ -17,10 +17,9 @@ import numpy as np
 
 from compact.codec import as_rgb
 from compact.export.bundle import export_model
-from compact.export.mil_reference import MilProgramExecutor
+from compact.export.mil_reference import MilReferenceBackend
 from compact.geometry import to_model_input
 from compact.manifest import ModelBundle, default_model_dir
-from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
 
 FP16_MAX = 65504.0
 
@@ -36,17 +35,16 @@ def main() -> None:
             root = Path(tmp)
             export_model(default_model_dir() / "weights.safetensors", root, target="coreml", precision="fp16")
         bundle = ModelBundle.load(root)
-        enc = MilProgramExecutor(bundle.file("coreml_encoder"))
-        dec = MilProgramExecutor(bundle.file("coreml_decoder"))
+        backend = MilReferenceBackend(bundle)
+        enc, dec = backend.encoder, backend.decoder
         if not enc.fp16:
             raise SystemExit("the model's Core ML export is not fp16")
         overall = 0.0
         print(f"{'image':<14} {'encoder peak':>12} {'at op':<28} {'decoder peak':>12} {'at op':<28}")
         for path in sorted(args.data.glob("*.png")):
             x = to_model_input(as_rgb(path))
-            latent = encode_fitted(x, lambda a: enc.run({"image": a})["latent"])
-            bits = np.where(latent >= 0, 1.0, -1.0).astype(np.float32)
-            decode_fitted(bits, lambda b: dec.run({"bits": b})["image"])
+            latent = backend.encode(x)
+            backend.decode(np.where(latent >= 0, 1.0, -1.0).astype(np.float32))
             e_op, e_peak = max(enc.peaks.items(), key=lambda kv: kv[1])
             d_op, d_peak = max(dec.peaks.items(), key=lambda kv: kv[1])
             overall = max(overall, e_peak, d_peak)

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from compact import roles
@@ -14,7 +15,8 @@ from compact.about import AUTHOR, LICENSE, MODEL_CARD, __version__
 from compact.errors import ModelError
 from compact.export.fold import fold_for_export
 from compact.files import write_atomic
-from compact.manifest import MANIFEST_NAME, ModelManifest, hash_path
+from compact.manifest import MANIFEST_NAME, ModelBundle, ModelManifest, hash_path
+from compact.parity import ParityReport
 from compact.training.checkpoint import WEIGHTS, load_model, model_id, save_weights
 from compact.training.model import CompactAutoencoder
 
@@ -54,9 +56,11 @@ def _move_into(staging: Path, out: Path) -> None:
 
 
 def export_model(checkpoint: Path, out: Path, target: str = "all", precision: str = "fp16",
-                 int8_calibration: Path | None = None) -> ModelManifest:  # fmt: skip
-    """Export into ``out``. Every file is built in a staging folder first and the manifest is written last,
-    so a failed export leaves a previous export in ``out`` untouched."""
+                 int8_calibration: Path | None = None, check: bool = True,
+                 on_check: Callable[[ParityReport], None] | None = None) -> ModelManifest:  # fmt: skip
+    """Export into ``out``. Every file is built in a staging folder first, checked against torch there
+    (``check``: compact.export.check; ``on_check`` receives the report) and the manifest is written last, so a
+    failed or refused export leaves a previous export in ``out`` untouched (and no ``out`` if there was none)."""
     if target not in TARGETS:
         raise ModelError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     if precision not in ("fp16", "fp32"):
@@ -66,7 +70,25 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
     model = load_model(checkpoint).eval()
     mid = model_id(model)
     graphs = fold_for_export(model)  # what the runtimes execute; the weights file keeps the trained tensors
+    on_check = on_check or (lambda report: None)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        files, coreml_info = _stage_and_move(model, mid, graphs, out, target, precision, int8_calibration,
+                                             on_check if check else None)
+    finally:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+    manifest = _manifest(model, mid, out, files, coreml_info)
+    write_atomic(out / MANIFEST_NAME, manifest.to_json().encode(), force=True)
+    return manifest
+
+
+def _stage_and_move(model: CompactAutoencoder, mid: str, graphs: CompactAutoencoder, out: Path, target: str,
+                    precision: str, int8_calibration: Path | None,
+                    on_check: Callable[[ParityReport], None] | None) -> tuple[dict[str, str], dict[str, object]]:
+    """Write the files into a staging folder, check them there (unless ``on_check`` is None), move them into
+    ``out``: (files, Core ML info)."""
     metadata = model_metadata(model, mid)
     previous = _previous(out, mid)
     files = dict(previous.files) if previous else {}
@@ -74,16 +96,18 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
         staging = Path(tmp)
         save_weights(model, staging / WEIGHTS)
-        files[roles.WEIGHTS] = WEIGHTS
+        staged = {roles.WEIGHTS: WEIGHTS}
         if target in ("onnx", "all"):
-            files.update(_onnx(graphs, staging, metadata, int8_calibration))
+            staged.update(_onnx(graphs, staging, metadata, int8_calibration))
         if target in ("coreml", "all"):
             coreml_files, coreml_info = _coreml(graphs, staging, metadata, precision)
-            files.update(coreml_files)
+            staged.update(coreml_files)
+        if on_check is not None:
+            from compact.export.check import check_export
+
+            on_check(check_export(ModelBundle(staging, _manifest(model, mid, staging, staged, coreml_info))))
         _move_into(staging, out)
-    manifest = _manifest(model, mid, out, files, coreml_info)
-    write_atomic(out / MANIFEST_NAME, manifest.to_json().encode(), force=True)
-    return manifest
+    return files | staged, coreml_info
 
 
 def model_metadata(model: CompactAutoencoder, mid: str) -> dict[str, str]:
@@ -111,13 +135,14 @@ def _onnx(graphs: CompactAutoencoder, staging: Path, metadata: dict[str, str],
 def _coreml(graphs: CompactAutoencoder, staging: Path, metadata: dict[str, str],
             precision: str) -> tuple[dict[str, str], dict[str, object]]:  # fmt: skip
     from compact.export.coreml_export import MIN_DEPLOYMENT, export_coreml
-    from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
+    from compact.runtimes.coreml_shapes import BORDER, DEFAULT_SHAPE, IMAGE_SHAPES
 
     paths = export_coreml(graphs.encoder, graphs.decoder, graphs.config.latent_channels, staging, precision, metadata)
     info = {
         "precision": precision,
         "io_dtype": "float32",
         "shapes": "enumerated",
+        "border": BORDER,
         "image_shapes_hxw": [f"{h}x{w}" for h, w in IMAGE_SHAPES],
         "default_shape_hxw": "{}x{}".format(*DEFAULT_SHAPE),
         "compute_units": "ALL",

@@ -12,6 +12,7 @@ from torch import nn
 from compact import roles
 from compact.config import STRIDE
 from compact.export.dynamic import image_dims
+from compact.export.valid_region import ValidRegionDecoder, ValidRegionEncoder
 from compact.runtimes.coreml_shapes import DEFAULT_SHAPE, IMAGE_SHAPES
 
 PRECISIONS = ("fp16", "fp32")
@@ -68,15 +69,17 @@ def export_coreml(encoder: nn.Module, decoder: nn.Module, latent_channels: int, 
         raise ValueError(f"precision must be one of {PRECISIONS}")
     paths = {roles.COREML_ENCODER: out / "encoder.mlpackage", roles.COREML_DECODER: out / "decoder.mlpackage"}
     enc = convert_half(
-        encoder, 3, STRIDE, "image", "latent", precision,
+        ValidRegionEncoder(encoder.layers), 3, STRIDE, "image", "latent", precision,
         "COMPACT encoder: RGB image to tanh latent; binarize with sign outside the model",
-        "RGB in [0,1], NCHW float32; H and W one of the enumerated shapes",
+        "RGB in [0,1], NCHW float32, H and W one of the enumerated shapes; pad a smaller image at the bottom "
+        "and right with -1: the latent of its top-left cells is then exactly that of the image alone",
         "tanh latent (1, C, H/16, W/16); its sign is the binary code", metadata,
     )  # fmt: skip
     dec = convert_half(
-        decoder, latent_channels, 1, "bits", "image", precision,
+        ValidRegionDecoder(decoder.layers, decoder.offset), latent_channels, 1, "bits", "image", precision,
         "COMPACT decoder: binary code (+1/-1) to RGB image",
-        "binary code as +1/-1 float32 (1, C, h, w), h and w one of the enumerated shapes / 16",
+        "binary code as +1/-1 float32 (1, C, h, w), h and w one of the enumerated shapes / 16; pad a smaller "
+        "code at the bottom and right with 0 (all channels): its pixels are then exactly those of the code alone",
         "RGB (1, 3, 16h, 16w), nominally in [0,1]; clip and round to 8 bits outside", metadata,
     )  # fmt: skip
     enc.save(str(paths[roles.COREML_ENCODER]))

@@ -18,7 +18,7 @@ import numpy as np
 from compact import roles
 from compact.errors import CompactError, ModelError
 from compact.manifest import ModelBundle
-from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
+from compact.runtimes.coreml_shapes import ShapeFit
 
 Array = np.ndarray
 
@@ -58,6 +58,25 @@ def _pixel_shuffle(x: Array, upscale_factor: int) -> Array:
     return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
 
 
+def _slice_by_index(x: Array, begin: Array, end: Array, stride: Array | None = None, begin_mask: Array | None = None,
+                    end_mask: Array | None = None, squeeze_mask: Array | None = None) -> Array:  # fmt: skip
+    if squeeze_mask is not None and np.any(squeeze_mask):
+        raise UnsupportedOpError("slice_by_index with squeeze_mask")
+    index = []
+    for axis in range(x.ndim):
+        start = None if begin_mask is not None and begin_mask[axis] else int(begin[axis])
+        stop = None if end_mask is not None and end_mask[axis] else int(end[axis])
+        index.append(slice(start, stop, 1 if stride is None else int(stride[axis])))
+    return x[tuple(index)]
+
+
+def _upsample_nearest(x: Array, scale_factor_height: float, scale_factor_width: float) -> Array:
+    sh, sw = int(scale_factor_height), int(scale_factor_width)
+    if (sh, sw) != (scale_factor_height, scale_factor_width):
+        raise UnsupportedOpError(f"upsample_nearest_neighbor by {scale_factor_height}x{scale_factor_width}")
+    return np.repeat(np.repeat(x, sh, axis=2), sw, axis=3)
+
+
 def _cast(x: Array, dtype: str) -> Array:
     if dtype not in ("fp16", "fp32"):
         raise UnsupportedOpError(f"cast to {dtype}")
@@ -68,6 +87,10 @@ OPS: dict[str, Callable[..., Array]] = {
     "cast": _cast,
     "conv": _conv,
     "pixel_shuffle": _pixel_shuffle,
+    "slice_by_index": _slice_by_index,
+    "upsample_nearest_neighbor": _upsample_nearest,
+    "abs": lambda x: np.abs(x),
+    "greater_equal": lambda x, y: x >= y,
     "add": lambda x, y: x + y,
     "sub": lambda x, y: x - y,
     "mul": lambda x, y: x * y,
@@ -98,9 +121,13 @@ def _is_fp16(var) -> bool:  # noqa: ANN001 - a MIL Var
 
 
 class MilProgramExecutor:
-    """Runs the ``main`` function of a saved ML program on numpy inputs."""
+    """Runs the ``main`` function of a saved ML program on numpy inputs.
 
-    def __init__(self, mlpackage: Path):
+    ``emulate_fp16=False`` skips the float16 rounding (the tests show that the pinned bounds then fail).
+    """
+
+    def __init__(self, mlpackage: Path, emulate_fp16: bool = True):
+        self.emulate_fp16 = emulate_fp16
         self.program = load_program(Path(mlpackage))
         self.function = self.program.functions["main"]
         for op in self.function.operations:
@@ -110,11 +137,13 @@ class MilProgramExecutor:
         #: largest |value| each non-const op produced in the last run, by op name
         self.peaks: dict[str, float] = {}
 
-    def run(self, inputs: dict[str, Array]) -> dict[str, Array]:
+    def run(self, inputs: dict[str, Array], observe: Callable[[str, Array, bool], None] | None = None,
+            ) -> dict[str, Array]:  # fmt: skip
+        """Execute the program; ``observe(op name, result, typed fp16)`` sees every op's result."""
         env: dict[str, Array] = {}
         for name, var in self.function.inputs.items():
             value = np.asarray(inputs[name], dtype=np.float32)
-            env[name] = value.astype(np.float16).astype(np.float32) if _is_fp16(var) else value
+            env[name] = value.astype(np.float16).astype(np.float32) if self._rounds(var) else value
         self.peaks = {}
         for op in self.function.operations:
             if op.op_type == "const":
@@ -124,12 +153,18 @@ class MilProgramExecutor:
             args = {k: env[v.name] for k, v in op.inputs.items()}
             result = np.asarray(OPS[op.op_type](**args), dtype=np.float32)
             out = op.outputs[0]
-            if _is_fp16(out):
+            if self._rounds(out):
                 with np.errstate(over="ignore"):
                     result = result.astype(np.float16).astype(np.float32)
             self.peaks[op.name] = float(np.max(np.abs(result))) if result.size else 0.0
+            if observe is not None:
+                observe(op.name, result, _is_fp16(out))
             env[out.name] = result
         return {v.name: env[v.name] for v in self.function.outputs}
+
+
+    def _rounds(self, var) -> bool:  # noqa: ANN001 - a MIL Var
+        return self.emulate_fp16 and _is_fp16(var)
 
 
 def _numeric(value: object) -> bool:
@@ -141,14 +176,15 @@ class MilReferenceBackend:
 
     name = "coreml-reference"
 
-    def __init__(self, bundle: ModelBundle):
+    def __init__(self, bundle: ModelBundle, emulate_fp16: bool = True):
         self.bundle = bundle
-        self.encoder = MilProgramExecutor(bundle.file(roles.COREML_ENCODER))
-        self.decoder = MilProgramExecutor(bundle.file(roles.COREML_DECODER))
+        self.encoder = MilProgramExecutor(bundle.file(roles.COREML_ENCODER), emulate_fp16)
+        self.decoder = MilProgramExecutor(bundle.file(roles.COREML_DECODER), emulate_fp16)
         self.precision = "fp16" if self.encoder.fp16 else "fp32"
+        self.shapes = ShapeFit.from_manifest(bundle.manifest.coreml)
 
     def encode(self, image: Array) -> Array:
-        return encode_fitted(image, lambda x: self.encoder.run({"image": x})["latent"])
+        return self.shapes.encode(image, lambda x: self.encoder.run({"image": x})["latent"])
 
     def decode(self, symbols: Array) -> Array:
-        return decode_fitted(symbols, lambda b: self.decoder.run({"bits": b})["image"])
+        return self.shapes.decode(symbols, lambda b: self.decoder.run({"bits": b})["image"])

@@ -9,7 +9,7 @@ import numpy as np
 
 from compact import roles
 from compact.manifest import ModelBundle
-from compact.runtimes.coreml_shapes import decode_fitted, encode_fitted
+from compact.runtimes.coreml_shapes import ShapeFit
 
 NAME = "coreml"
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")
@@ -36,6 +36,7 @@ class CoreMLBackend:
         self._ct = ct
         self._units = ct.ComputeUnit[compute_units]
         self._models: dict[str, object] = {}
+        self.shapes = ShapeFit.from_manifest(bundle.manifest.coreml)
 
     def _model(self, role: str):  # -> coremltools.models.MLModel
         if role not in self._models:
@@ -45,8 +46,8 @@ class CoreMLBackend:
 
     def encode(self, image: np.ndarray) -> np.ndarray:
         model = self._model(roles.COREML_ENCODER)
-        return encode_fitted(image, lambda x: model.predict({"image": x})["latent"])
+        return self.shapes.encode(image, lambda x: model.predict({"image": x})["latent"])
 
     def decode(self, symbols: np.ndarray) -> np.ndarray:
         model = self._model(roles.COREML_DECODER)
-        return decode_fitted(symbols, lambda b: model.predict({"bits": b})["image"])
+        return self.shapes.decode(symbols, lambda b: model.predict({"bits": b})["image"])

@@ -1,33 +1,39 @@
-"""The image shapes the Core ML models are exported for, and how the runtime fits any image to one.
+"""The image shapes the Core ML models are exported for, and how the runtime fits any image into one.
 
 Core ML runs a flexible-shape model on the Neural Engine only for shapes declared up front with
 EnumeratedShapes; with RangeDim only the default shape gets there (Apple developer forum 724930,
-coremltools #2370). So the encoder and decoder are exported with this fixed list (Core ML allows up
-to 128), and the runtime edge-pads an image up to the smallest listed shape that holds it, then
-crops the code (encoder) or the picture (decoder) back. Edge padding only touches the bottom and
-right borders, so the top-left code cells are unaffected except within the receptive field of the
-border.
+coremltools #2370). So the encoder and decoder are exported with a fixed list (Core ML allows up to 128,
+recorded in the model's manifest), and the runtime pads an image up to the smallest listed shape that holds
+it, then crops the code (encoder) or the picture (decoder) back.
+
+The padding holds values no image has (negative pixels, 0 code cells) and the exported graphs
+(compact/export/valid_region.py) mask it out before every convolution, so the cells and pixels kept are
+those every other runtime computes at the image's own size: one geometry for all runtimes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from compact.config import STRIDE
-from compact.errors import ImageError
+from compact.errors import ImageError, ModelError
 
 _SIDES = (256, 512, 768, 1024, 1536, 2048)
-#: (height, width) of padded images, in pixels; every one is a multiple of the stride.
+#: (height, width) of padded images, in pixels, that ``compact export`` lists; every one a multiple of the stride.
 IMAGE_SHAPES: tuple[tuple[int, int], ...] = tuple(
     sorted({(h, w) for h in _SIDES for w in _SIDES} | {(720, 1280), (1280, 720), (1088, 1920), (1920, 1088)})
 )
 DEFAULT_SHAPE = (512, 768)
+#: the manifest's name for graphs that mask what lies outside the image (exports before it padded with edges)
+BORDER = "valid-region"
+#: written outside the image; the graphs read "negative pixel" and "0 code cell" as "no image here"
+OUTSIDE_PIXEL = -1.0
+OUTSIDE_CODE = 0.0
 
-
-def latent_shapes() -> tuple[tuple[int, int], ...]:
-    return tuple((h // STRIDE, w // STRIDE) for h, w in IMAGE_SHAPES)
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def fit_shape(height: int, width: int, shapes: tuple[tuple[int, int], ...] = IMAGE_SHAPES) -> tuple[int, int] | None:
@@ -36,27 +42,57 @@ def fit_shape(height: int, width: int, shapes: tuple[tuple[int, int], ...] = IMA
     return min(fitting, key=lambda s: (s[0] * s[1], s)) if fitting else None
 
 
-def pad_to(x: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Edge-pad an NCHW array at the bottom and right to (height, width)."""
-    return np.pad(x, ((0, 0), (0, 0), (0, height - x.shape[2]), (0, width - x.shape[3])), mode="edge")
+def pad_to(x: np.ndarray, height: int, width: int, value: float) -> np.ndarray:
+    """Pad an NCHW array at the bottom and right to (height, width) with ``value``."""
+    pad = ((0, 0), (0, 0), (0, height - x.shape[2]), (0, width - x.shape[3]))
+    return np.pad(x, pad, mode="constant", constant_values=value)
 
 
-Predict = Callable[[np.ndarray], np.ndarray]
+def _parse(shape: object) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in str(shape).split("x"))
+    except ValueError:
+        raise ModelError(f"bad Core ML shape {shape!r} in the manifest (expected HxW)") from None
+    if h <= 0 or w <= 0 or h % STRIDE or w % STRIDE:
+        raise ModelError(f"Core ML shape {shape!r} in the manifest is not a positive multiple of {STRIDE}")
+    return h, w
 
 
-def encode_fitted(image: np.ndarray, predict: Predict) -> np.ndarray:
-    """Run an encoder that accepts only IMAGE_SHAPES: pad the image up to one, crop the code back."""
-    h, w = image.shape[2:]
-    shape = fit_shape(h, w)
-    if shape is None:
-        raise ImageError(f"{w}x{h} is larger than every Core ML shape (largest {max(IMAGE_SHAPES)}, HxW)")
-    return np.asarray(predict(pad_to(image, *shape)), dtype=np.float32)[:, :, : h // STRIDE, : w // STRIDE]
+@dataclass(frozen=True)
+class ShapeFit:
+    """Runs Core ML predictors that accept only ``image_shapes`` on images of any size up to the largest."""
 
+    image_shapes: tuple[tuple[int, int], ...]
 
-def decode_fitted(symbols: np.ndarray, predict: Predict) -> np.ndarray:
-    """Run a decoder that accepts only the latent shapes: pad the code up to one, crop the picture back."""
-    h, w = symbols.shape[2:]
-    shape = fit_shape(h, w, latent_shapes())
-    if shape is None:
-        raise ImageError(f"a {w}x{h} code is larger than every Core ML shape")
-    return np.asarray(predict(pad_to(symbols, *shape)), dtype=np.float32)[:, :, : h * STRIDE, : w * STRIDE]
+    @classmethod
+    def from_manifest(cls, coreml: dict[str, object]) -> ShapeFit:
+        """The shapes a model was exported with; refuses exports whose graphs cannot mask the padding."""
+        if coreml.get("border") != BORDER:
+            raise ModelError("this Core ML export pads with edge pixels and gives other borders than every other "
+                             "runtime; export it again with this version (compact export --target coreml)")  # fmt: skip
+        listed = coreml.get("image_shapes_hxw")
+        if not isinstance(listed, list) or not listed:
+            raise ModelError("the manifest lists no Core ML image shapes (coreml.image_shapes_hxw)")
+        return cls(tuple(_parse(s) for s in listed))
+
+    @property
+    def latent_shapes(self) -> tuple[tuple[int, int], ...]:
+        return tuple((h // STRIDE, w // STRIDE) for h, w in self.image_shapes)
+
+    def encode(self, image: np.ndarray, predict: Predict) -> np.ndarray:
+        """(1, 3, H, W) image -> its (1, C, H/16, W/16) latent, through a listed shape."""
+        h, w = image.shape[2:]
+        shape = fit_shape(h, w, self.image_shapes)
+        if shape is None:
+            raise ImageError(f"{w}x{h} is larger than every Core ML shape (largest {max(self.image_shapes)}, HxW)")
+        out = predict(pad_to(image, *shape, OUTSIDE_PIXEL))
+        return np.asarray(out, dtype=np.float32)[:, :, : h // STRIDE, : w // STRIDE]
+
+    def decode(self, symbols: np.ndarray, predict: Predict) -> np.ndarray:
+        """(1, C, h, w) ±1 code -> its (1, 3, 16h, 16w) picture, through a listed shape."""
+        h, w = symbols.shape[2:]
+        shape = fit_shape(h, w, self.latent_shapes)
+        if shape is None:
+            raise ImageError(f"a {w}x{h} code is larger than every Core ML shape")
+        out = predict(pad_to(symbols, *shape, OUTSIDE_CODE))
+        return np.asarray(out, dtype=np.float32)[:, :, : h * STRIDE, : w * STRIDE]

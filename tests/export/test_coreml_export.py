@@ -51,7 +51,9 @@ def test_mlpackage_spec(coreml_exports, precision, role, inp, out, channels, div
     ops = {op.type for f in spec.mlProgram.functions.values() for b in f.block_specializations.values()
            for op in b.operations}  # fmt: skip
     assert {"conv", "mul"} <= ops and "conv_transpose" not in ops
-    assert ("cast" in ops) == (precision == "fp16")  # fp16 programs cast the float32 input down
+    casts = [op for f in spec.mlProgram.functions.values() for b in f.block_specializations.values()
+             for op in b.operations if op.type == "cast" and op.inputs["x"].arguments[0].name == inp]  # fmt: skip
+    assert bool(casts) == (precision == "fp16")  # fp16 programs cast the float32 input down
 
 
 def test_precision_recorded_and_fp16_weights_halve_size(coreml_exports):
@@ -59,6 +61,7 @@ def test_precision_recorded_and_fp16_weights_halve_size(coreml_exports):
     for precision, bundle in coreml_exports.items():
         assert bundle.manifest.coreml["precision"] == precision
         assert bundle.manifest.coreml["shapes"] == "enumerated"
+        assert bundle.manifest.coreml["border"] == "valid-region"
         weights = bundle.file("coreml_decoder") / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
         sizes[precision] = weights.stat().st_size
     assert sizes["fp16"] < 0.6 * sizes["fp32"]

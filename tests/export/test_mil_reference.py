@@ -14,6 +14,8 @@ from compact.parity import BOUNDS, compare  # noqa: E402
 from compact.runtimes import get_backend  # noqa: E402
 
 IMAGES = {"random-256x256": random_image(256, 256, seed=21), "natural-512x768": natural_image(512, 768, seed=22)}
+#: (height, width) that no Core ML shape lists, so the runtime pads inside the program: issue 16's sizes
+UNLISTED = [(1, 1), (333, 17), (17, 333), (130, 100), (450, 300), (700, 500)]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,35 @@ def test_coreml_program_matches_torch(exports, precision, name):
     assert row.flipped_fraction <= bounds.max_flipped, row
     if precision == "fp32":
         assert row.latent_max_abs_diff < 1e-4
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("height,width", UNLISTED)
+def test_coreml_program_matches_torch_at_unlisted_sizes(exports, precision, height, width):
+    from compact.export.mil_reference import MilReferenceBackend
+
+    bundle = exports[precision]
+    row = compare(get_backend("torch", bundle), MilReferenceBackend(bundle), natural_image(height, width, seed=height),
+                  f"{width}x{height}", precision)  # fmt: skip
+    assert row.ok, row
+    if precision == "fp32":
+        assert row.latent_max_abs_diff < 1e-4 and row.flipped_bits == 0 and row.decoder_psnr > 100, row
+
+
+def test_edge_padding_inside_the_program_fails_the_bounds(exports, monkeypatch):
+    """Negative control: what the runtime did before (edge pixels and edge code cells in the padding, so the
+    networks see them) misses the fp32 bounds at an unlisted size."""
+    from compact.export.mil_reference import MilReferenceBackend
+    from compact.runtimes import coreml_shapes
+
+    def edge(x, height, width, value):
+        return np.pad(x, ((0, 0), (0, 0), (0, height - x.shape[2]), (0, width - x.shape[3])), mode="edge")
+
+    monkeypatch.setattr(coreml_shapes, "pad_to", edge)
+    bundle = exports["fp32"]
+    row = compare(get_backend("torch", bundle), MilReferenceBackend(bundle), natural_image(130, 100, seed=130),
+                  "100x130", "fp32")  # fmt: skip
+    assert not row.ok and row.decoder_psnr < 45, row
 
 
 def _perturb_first_decoder_conv(bundle, copy_root):
@@ -60,8 +91,7 @@ def test_a_perturbed_weight_is_caught(exports, tmp_path):
 
     bundle = exports["fp16"]
     broken = _perturb_first_decoder_conv(bundle, tmp_path / "broken")
-    backend = MilReferenceBackend.__new__(MilReferenceBackend)
-    backend.encoder = MilProgramExecutor(bundle.file("coreml_encoder"))
+    backend = MilReferenceBackend(bundle)
     backend.decoder = MilProgramExecutor(broken.root / "decoder.mlpackage")
     row = compare(get_backend("torch", bundle), backend, IMAGES["random-256x256"], "random", "fp16")
     assert not row.ok and row.decoder_psnr < 40.0
@@ -97,3 +127,45 @@ def test_parity_command_prints_the_table(exports, tmp_path):
     rows = [line for line in res.output.splitlines() if line.startswith("img.png")]
     assert [r.split()[1:3] for r in rows] == [["onnx", "fp32"], ["coreml-reference", "fp16"]]
     assert all(r.endswith("yes") for r in rows)
+
+
+def _fp16_outputs(executor, image):
+    """(op name, result) of every op the program types float16, in one run of the encoder."""
+    seen = []
+    executor.run({"image": image.transpose(2, 0, 1)[None] / np.float32(255)},
+                 lambda name, result, fp16: seen.append((name, result)) if fp16 else None)  # fmt: skip
+    return seen
+
+
+def _not_representable(results):
+    return sum(int(np.count_nonzero(r.astype(np.float16).astype(np.float32) != r)) for _, r in results)
+
+
+def test_fp16_emulation_rounds_every_fp16_op(exports):
+    """Every float16-typed op result is exactly a float16 value; without the rounding (the negative control)
+    millions are not."""
+    from compact.export.mil_reference import MilProgramExecutor
+
+    image = natural_image(64, 96, seed=41)
+    path = exports["fp16"].file("coreml_encoder")
+    emulated = _fp16_outputs(MilProgramExecutor(path), image)
+    assert len(emulated) > 20 and _not_representable(emulated) == 0
+    assert _not_representable(_fp16_outputs(MilProgramExecutor(path, emulate_fp16=False), image)) > 1000
+
+
+def test_fp16_program_is_measurably_less_exact_than_fp32(exports):
+    """The fp16 program's latent is >= 100x further from torch than the fp32 program's (measured about 2,000x).
+    Negative control: an "fp16" backend whose encoder program is really the fp32 one fails that."""
+    from compact.export.mil_reference import MilProgramExecutor, MilReferenceBackend
+
+    image = natural_image(256, 256, seed=40)
+    torch_backend = get_backend("torch", exports["fp32"])
+
+    def latent_diff(backend):
+        return compare(torch_backend, backend, image, "n", "fp16").latent_max_abs_diff
+
+    fp32, fp16 = latent_diff(MilReferenceBackend(exports["fp32"])), latent_diff(MilReferenceBackend(exports["fp16"]))
+    assert fp16 >= 100 * fp32, (fp16, fp32)
+    mislabelled = MilReferenceBackend(exports["fp16"])
+    mislabelled.encoder = MilProgramExecutor(exports["fp32"].file("coreml_encoder"))
+    assert not latent_diff(mislabelled) >= 100 * fp32

@@ -1,4 +1,8 @@
-"""The opt-in int8 decoder: exported from calibration photos, a real quantized decoder, checked by parity."""
+"""The opt-in int8 decoder: a real quantized decoder, held to the int8 parity bound (>= 40 dB vs torch).
+
+A small model's int8 decoder meets it (measured 60 dB); the shipped model's does not (measured 15-18 dB: its
+activations span a wider range), so ``compact export --int8-decoder`` refuses it unless told --no-check.
+"""
 
 import pytest
 
@@ -13,29 +17,45 @@ from compact.runtimes import get_backend  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def int8_bundle(tmp_path_factory):
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("calibration")
+    for i in range(4):
+        Image.fromarray(natural_image(256, 384, seed=90 + i)).save(folder / f"{i}.png")
+    return folder
+
+
+def _int8_row(bundle):
+    backend = get_backend("onnx-int8", bundle)
+    assert backend.name == "onnx-int8" and backend.precision == "int8"
+    return compare(get_backend("torch", bundle), backend, natural_image(512, 768, seed=95), "n", "int8")
+
+
+def test_int8_decoder_of_a_small_model_meets_the_bound(tiny_checkpoint, photos, tmp_path):
+    from compact.export.bundle import export_model
+    from compact.manifest import ModelBundle
+
+    export_model(tiny_checkpoint, tmp_path / "m", target="onnx", int8_calibration=photos)  # checked on export
+    bundle = ModelBundle.load(tmp_path / "m")
+    assert bundle.manifest.files["onnx_decoder_int8"] == "decoder.int8.onnx"
+    row = _int8_row(bundle)
+    assert row.flipped_bits == 0  # the encoder stays float32
+    assert row.ok and row.decoder_psnr >= BOUNDS["int8"].min_decoder_psnr, row
+
+
+def test_int8_decoder_outside_the_bound_is_refused(photos, tmp_path):
+    """Negative control of the bound above: the shipped model's int8 decoder is refused by the export check,
+    and when written anyway (--no-check) parity marks it as failing."""
+    from compact.errors import ModelError
     from compact.export.bundle import export_model
     from compact.manifest import ModelBundle, default_model_dir
 
-    photos = tmp_path_factory.mktemp("calibration")
-    for i in range(4):
-        Image.fromarray(natural_image(256, 384, seed=90 + i)).save(photos / f"{i}.png")
-    out = tmp_path_factory.mktemp("int8")
-    export_model(default_model_dir() / "weights.safetensors", out, target="onnx", int8_calibration=photos)
-    return ModelBundle.load(out)
-
-
-def test_int8_decoder_is_listed_and_within_bounds(int8_bundle):
-    assert int8_bundle.manifest.files["onnx_decoder_int8"] == "decoder.int8.onnx"
-    backend = get_backend("onnx-int8", int8_bundle)
-    assert backend.name == "onnx-int8"
-    row = compare(get_backend("torch", int8_bundle), backend, natural_image(512, 768, seed=95), "n", "int8")
-    assert row.flipped_bits == 0  # the encoder stays float32
-    # A working but approximate decoder: above noise (a decoder of random bits scores ~5-8 dB), well below
-    # float32 parity. Whether it meets the 40 dB bound depends on the model (the shipped one does not, ~15 dB
-    # here: see compact/export/quantize.py).
-    assert 12.0 < row.decoder_psnr < 80.0, row
-    assert row.ok == (row.decoder_psnr >= BOUNDS["int8"].min_decoder_psnr)
+    weights = default_model_dir() / "weights.safetensors"
+    with pytest.raises(ModelError, match=r"onnx-int8 \(int8\)"):
+        export_model(weights, tmp_path / "refused", target="onnx", int8_calibration=photos)
+    assert not (tmp_path / "refused").exists()
+    export_model(weights, tmp_path / "m", target="onnx", int8_calibration=photos, check=False)
+    row = _int8_row(ModelBundle.load(tmp_path / "m"))
+    assert not row.ok and row.decoder_psnr < BOUNDS["int8"].min_decoder_psnr, row
 
 
 def test_int8_backend_needs_the_export(default_bundle):

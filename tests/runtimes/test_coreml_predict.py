@@ -11,6 +11,9 @@ pytestmark = [pytest.mark.macos, pytest.mark.coreml]
 from conftest import natural_image, random_image  # noqa: E402
 
 IMAGES = {"random-256x256": random_image(256, 256, seed=31), "natural-512x768": natural_image(512, 768, seed=32)}
+# Sizes no Core ML shape lists (the runtime pads inside the program), as in tests/export/test_mil_reference.py.
+IMAGES |= {f"natural-{w}x{h}": natural_image(h, w, seed=h) for h, w in [(1, 1), (333, 17), (17, 333), (130, 100),
+                                                                       (450, 300), (700, 500)]}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
