@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -12,6 +14,16 @@ from PIL import Image
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_COREMLTOOLS = importlib.util.find_spec("coremltools") is not None
+#: the seed of the fuzz and property tests: new each run unless COMPACT_FUZZ_SEED replays one
+FUZZ_SEED = int(os.environ.get("COMPACT_FUZZ_SEED") or secrets.randbits(32))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"fuzz seed: {FUZZ_SEED} (replay with COMPACT_FUZZ_SEED={FUZZ_SEED})"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+    terminalreporter.write_line(pytest_report_header(config))  # also under -q, which hides the header
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
