@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, fields
@@ -102,8 +103,10 @@ def evaluate(images: list[tuple[str, np.ndarray]], codecs: list[str], model: str
              progress: Callable[[str], None] | None = None) -> list[Measurement]:  # fmt: skip
     """Measure every image in ``jobs`` worker processes, each with its own codec and single-threaded torch
     (MS-SSIM's many small convolutions slow down badly with threads on a busy machine); rows come back in
-    image order."""
-    with ProcessPoolExecutor(max(1, jobs), initializer=_init_worker, initargs=(codecs, model, backend)) as pool:
+    image order. Workers are spawned, not forked: a fork of a process whose torch or onnxruntime threads hold a
+    lock can hang forever (seen in the test suite)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(1, jobs), spawn, initializer=_init_worker, initargs=(codecs, model, backend)) as pool:
         futures = {pool.submit(_measure_in_worker, name, rgb): name for name, rgb in images}
         for future in as_completed(futures):
             if progress is not None:
