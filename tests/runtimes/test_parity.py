@@ -67,3 +67,16 @@ def test_run_parity_takes_every_runnable_backend_without_special_cases(tiny_onnx
     assert report.failures == 0 and report.rows[0].precision == "fp32"
     skipped = " ".join(report.skipped)
     assert "coreml-reference" in skipped and "onnx-int8" in skipped and "--int8-decoder" in skipped
+
+
+def test_images_too_large_for_one_pass_are_compared_through_the_codecs_tiles(tiny_onnx_bundle):
+    from compact.errors import ConfigError
+    from compact.parity import compare as parity_compare
+    from compact.parity import run_parity
+
+    wide = random_image(40, 2100, seed=5)  # wider than the largest whole-image side (2048): tiles
+    report = run_parity([("wide", wide)], tiny_onnx_bundle)
+    (row,) = report.rows
+    assert row.ok and row.total_bits == 16 * 3 * 132 and row.flipped_bits == 0, row
+    with pytest.raises(ConfigError, match="pass the model's channels"):
+        parity_compare(get_backend("torch", tiny_onnx_bundle), get_backend("onnx", tiny_onnx_bundle), wide)
