@@ -12,7 +12,7 @@ from PIL import Image
 from compact import bits, container, entropy, roles
 from compact.errors import ImageError, ModelMismatchError
 from compact.geometry import from_model_output, to_model_input
-from compact.manifest import ModelBundle, resolve_model
+from compact.manifest import ModelBundle, installed_model_dir, resolve_model
 from compact.picture import (
     DEFAULT_MAX_PIXELS,
     Picture,
@@ -55,6 +55,11 @@ class Codec:
                  threads: int | None = None, quality: int | None = None, frame: int = 0):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
+        #: streams naming an earlier default model that ships with the package decode with it, unless a model
+        #: was chosen: codecs of those models, made on first use, on the same backend
+        self._follows_default = model is None or (not isinstance(model, ModelBundle) and str(model) == "default")
+        self._earlier: dict[str, Codec] = {}
+        self._backend_name, self._threads = backend, threads
         #: milliseconds per stage of the last compress (encode, entropy_encode) or decompress (entropy_decode,
         #: decode; networks only); each call starts it afresh, so no figure outlives the call that made it
         self.timings: dict[str, float] = {}
@@ -150,8 +155,10 @@ class Codec:
                 "(raise it with --max-pixels)"
             )
         if header.model_id != self.bundle.manifest.model_id_bytes:
+            hint = (f" (an earlier default that ships with COMPACT: --model {header.model_id_hex})"
+                    if installed_model_dir(header.model_id_hex) else "")  # fmt: skip
             raise ModelMismatchError(
-                f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}"
+                f"stream was made by model {header.model_id_hex}, but the loaded model is {self.model_id}{hint}"
             )
         config = self.bundle.manifest.config
         if config.quality_of(header.channels) is None:
@@ -179,7 +186,25 @@ class Codec:
             symbols = np.concatenate([symbols, np.zeros((1, unsent, *code.shape[1:]), symbols.dtype)], axis=1)
         return symbols
 
+    def _codec_for(self, data: bytes) -> Codec:
+        """This codec, or the codec of the earlier default model that made the stream (see ``_earlier``)."""
+        if not self._follows_default:
+            return self
+        model = container.read_header(data).model_id_hex
+        folder = installed_model_dir(model) if model != self.model_id else None
+        if folder is None:
+            return self
+        if model not in self._earlier:
+            self._earlier[model] = Codec(folder, self._backend_name, self.entropy_coding, self.max_pixels,
+                                         self._threads, frame=self.frame)  # fmt: skip
+        return self._earlier[model]
+
     def decompress_picture(self, data: bytes) -> Picture:
+        codec = self._codec_for(data)
+        if codec is not self:
+            picture = codec.decompress_picture(data)
+            self.timings = codec.timings
+            return picture
         header, code, extensions = self.decode_bits(data)
         alpha = decode_alpha(extensions.alpha, header.width, header.height) if extensions.alpha is not None else None
         symbols = self.decoder_input(code)

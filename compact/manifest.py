@@ -116,10 +116,23 @@ def default_model_dir() -> Path:
     return Path(__file__).parent / "models" / "default"
 
 
+def installed_model_dir(model_id: str) -> Path | None:
+    """The folder of an earlier default model that ships with the package (named by its 16-digit id), so
+    streams made with it still decode after the default changes; None if there is none."""
+    if len(model_id) != 16 or not all(c in "0123456789abcdef" for c in model_id):
+        return None
+    folder = default_model_dir().parent / model_id
+    return folder if (folder / MANIFEST_NAME).is_file() else None
+
+
 def resolve_model(model: str | os.PathLike[str] | None) -> ModelBundle:
-    """``None`` or "default" -> the shipped model; anything else is a folder with a manifest."""
+    """``None`` or "default" -> the shipped model; the id of an earlier default that ships with the package
+    -> that model; anything else is a folder with a manifest."""
     if model is None or str(model) == "default":
         return ModelBundle.load(default_model_dir())
+    installed = installed_model_dir(str(model))
+    if installed is not None and not Path(model).exists():
+        return ModelBundle.load(installed)
     return ModelBundle.load(Path(model))
 
 

@@ -94,7 +94,7 @@ def test_a_perturbed_weight_is_caught(exports, tmp_path):
     backend = MilReferenceBackend(bundle)
     backend.decoder = MilProgramExecutor(broken.root / "decoder.mlpackage")
     row = compare(get_backend("torch", bundle), backend, IMAGES["random-256x256"], "random", "fp16")
-    assert not row.ok and row.decoder_psnr < 40.0
+    assert not row.ok and not row.decoder_psnr >= 40.0  # NaN when the perturbation overflows float16
 
 
 def test_unknown_ops_fail_loudly_by_name(exports, monkeypatch):

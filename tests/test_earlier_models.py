@@ -1,0 +1,49 @@
+"""Streams made with an earlier default model still decode after the default changes: the earlier model ships
+with the package (compact/models/<model id>/) and a codec that follows the default switches to it."""
+
+import numpy as np
+import pytest
+from conftest import natural_image
+
+from compact.codec import Codec
+from compact.errors import ModelMismatchError
+from compact.manifest import default_model_dir, installed_model_dir, resolve_model
+
+EARLIER = "7e9c8c208743403b"  # the default model until the wide model replaced it
+
+
+def test_the_earlier_default_ships_and_resolves_by_id():
+    assert installed_model_dir(EARLIER) == default_model_dir().parent / EARLIER
+    assert resolve_model(EARLIER).manifest.model_id == EARLIER != resolve_model("default").manifest.model_id
+    assert installed_model_dir("default") is None and installed_model_dir("0" * 16) is None
+
+
+def test_an_earlier_default_stream_decodes_with_the_default_codec():
+    rgb = natural_image(40, 56, seed=80)
+    earlier = Codec(EARLIER, "onnx")
+    stream = earlier.compress(rgb)
+    codec = Codec(backend="onnx")
+    assert codec.model_id != EARLIER
+    assert np.array_equal(codec.decompress_array(stream), earlier.decompress_array(stream))
+    assert np.array_equal(codec.decompress_array(codec.compress(rgb)), Codec(backend="onnx").decompress_array(
+        codec.compress(rgb)))  # its own streams are unaffected  # fmt: skip
+
+
+def test_a_chosen_model_does_not_switch_and_says_which_to_use(tmp_path):
+    stream = Codec(EARLIER, "onnx").compress(natural_image(32, 32, seed=81))
+    chosen = Codec(default_model_dir(), "onnx")  # a folder, chosen explicitly
+    with pytest.raises(ModelMismatchError, match=f"--model {EARLIER}"):
+        chosen.decompress_array(stream)
+
+
+def test_decompress_command_reads_an_earlier_stream(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from compact.cli import app
+
+    (tmp_path / "old.cpt").write_bytes(Codec(EARLIER, "onnx").compress(natural_image(24, 40, seed=82)))
+    res = CliRunner().invoke(app, ["decompress", str(tmp_path / "old.cpt"), "-o", str(tmp_path / "old.png"),
+                                   "-b", "onnx"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "old.png").size == (40, 24)
