@@ -81,18 +81,19 @@ class ShapeFit:
 
     def encode(self, image: np.ndarray, predict: Predict) -> np.ndarray:
         """(1, 3, H, W) image -> its (1, C, H/16, W/16) latent, through a listed shape."""
-        h, w = image.shape[2:]
-        shape = fit_shape(h, w, self.image_shapes)
-        if shape is None:
-            raise ImageError(f"{w}x{h} is larger than every Core ML shape (largest {max(self.image_shapes)}, HxW)")
-        out = predict(pad_to(image, *shape, OUTSIDE_PIXEL))
-        return np.asarray(out, dtype=np.float32)[:, :, : h // STRIDE, : w // STRIDE]
+        return _fitted(image, self.image_shapes, OUTSIDE_PIXEL, predict, 1 / STRIDE, "image")
 
     def decode(self, symbols: np.ndarray, predict: Predict) -> np.ndarray:
         """(1, C, h, w) ±1 code -> its (1, 3, 16h, 16w) picture, through a listed shape."""
-        h, w = symbols.shape[2:]
-        shape = fit_shape(h, w, self.latent_shapes)
-        if shape is None:
-            raise ImageError(f"a {w}x{h} code is larger than every Core ML shape")
-        out = predict(pad_to(symbols, *shape, OUTSIDE_CODE))
-        return np.asarray(out, dtype=np.float32)[:, :, : h * STRIDE, : w * STRIDE]
+        return _fitted(symbols, self.latent_shapes, OUTSIDE_CODE, predict, STRIDE, "code")
+
+
+def _fitted(x: np.ndarray, shapes: tuple[tuple[int, int], ...], outside: float, predict: Predict, scale: float,
+            what: str) -> np.ndarray:  # fmt: skip
+    """Pad ``x`` with ``outside`` to the smallest listed shape, predict, crop the output (``scale`` x the input)."""
+    h, w = x.shape[2:]
+    shape = fit_shape(h, w, shapes)
+    if shape is None:
+        raise ImageError(f"a {w}x{h} {what} is larger than every Core ML shape (largest {max(shapes)}, HxW)")
+    out = np.asarray(predict(pad_to(x, *shape, outside)), dtype=np.float32)
+    return out[:, :, : round(h * scale), : round(w * scale)]
