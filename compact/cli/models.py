@@ -57,6 +57,9 @@ def train(
     sign_fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of samples trained with inference (sign) bits.")
     ] = 0.0,
+    flat_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of crops replaced by a synthetic flat colour or gradient.")
+    ] = 0.0,
 ) -> None:
     """Train a COMPACT model (CPU, or CUDA/MPS when present); checkpoints are safetensors.
 
@@ -78,6 +81,7 @@ def train(
         data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr, model=model, val=val,
         val_every=val_every, seed=seed, threads=threads, resume=resume, force=force, init=init,
         precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
+        flat_fraction=flat_fraction,
     )  # fmt: skip
     result = _train_with_progress(cfg)
     typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")

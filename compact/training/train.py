@@ -51,12 +51,16 @@ class TrainConfig:
     clip: float = 1.0
     #: share of training samples binarized by sign (straight-through) instead of stochastically
     sign_fraction: float = 0.0
+    #: share of training crops replaced by a synthetic flat colour or gentle gradient (data.CropSampler)
+    flat_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
+        if not 0.0 <= self.flat_fraction <= 1.0:
+            raise ConfigError(f"flat_fraction must be in [0, 1], got {self.flat_fraction}")
 
     def lr_at(self, step: int) -> float:
         """Step decay: x0.3 at 70% and again at 90% of the run."""
@@ -123,7 +127,7 @@ Reporter = Callable[[int, dict[str, float]], None]
 def _data(cfg: TrainConfig, rng: np.random.Generator,
           device: torch.device) -> tuple[CropSampler, torch.Tensor | None]:  # fmt: skip
     train_paths, val_paths = _split(cfg)
-    sampler = CropSampler(ImageSet.load(train_paths, cfg.crop), cfg.crop, rng)
+    sampler = CropSampler(ImageSet.load(train_paths, cfg.crop), cfg.crop, rng, cfg.flat_fraction)
     if not val_paths:
         return sampler, None
     val_set = ImageSet.load(val_paths, cfg.crop)
