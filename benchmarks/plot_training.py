@@ -1,7 +1,7 @@
 """Plot validation PSNR against steps and against CPU-hours from training logs (log.jsonl of compact train).
 
-    python benchmarks/plot_training.py training-runs/wide/log.jsonl --label "wide, from the shipped model" \
-        --reference 22.67 --out docs/training_curve.png
+    python benchmarks/plot_training.py training-runs/wide/log.jsonl --label "wide, from the earlier default" \
+        --reference 22.67 --reference-label "earlier default (N = 64)" --out docs/training_curve.png
 
 Several logs (each with its --label, in order) share the axes. The time axis is the run's total training time
 over every session (``total_s``; logs written before it existed use ``elapsed_s``, one process's time).
@@ -29,7 +29,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", type=Path, nargs="+")
     parser.add_argument("--label", action="append", default=[], help="one per log, in order")
-    parser.add_argument("--reference", type=float, help="a horizontal line: the shipped model's validation PSNR")
+    parser.add_argument("--reference", type=float, help="a horizontal line: a model's validation PSNR")
+    parser.add_argument("--reference-label", default="shipped model", help="what the reference line is")
     parser.add_argument("--steps-before", type=int, default=0, help="steps behind the first log's start")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -44,7 +45,7 @@ def main() -> None:
         by_time.plot(hours, values, marker=".", label=label)
     for axis, xlabel in ((by_step, "steps (batch 8 x 128²)"), (by_time, "CPU-hours (one core)")):
         if args.reference is not None:
-            axis.axhline(args.reference, color="grey", linestyle="--", label="shipped model")
+            axis.axhline(args.reference, color="grey", linestyle="--", label=args.reference_label)
         axis.set_xlabel(xlabel)
         axis.grid(alpha=0.3)
     by_step.set_ylabel("validation PSNR, mean of the 4 levels (dB)")
