@@ -39,6 +39,6 @@ def test_without_it_no_crop_is_synthetic_and_no_extra_number_is_drawn():
     batch = sampler.batch(200)
     assert not any(_is_smooth(crop) for crop in batch)
     rng = np.random.default_rng(0)
-    for k in rng.choice(3, size=200, p=sampler.weights):
+    for _ in rng.choice(3, size=200, p=sampler.weights):
         rng.integers(0, 96 - 32 + 1), rng.integers(0, 128 - 32 + 1), rng.random()
     assert sampler.rng.bit_generator.state == rng.bit_generator.state
