@@ -70,12 +70,11 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
     model = load_model(checkpoint).eval()
     mid = model_id(model)
     graphs = fold_for_export(model)  # what the runtimes execute; the weights file keeps the trained tensors
-    on_check = on_check or (lambda report: None)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        files, coreml_info = _stage_and_move(model, mid, graphs, out, target, precision, int8_calibration,
-                                             on_check if check else None)
+        files, coreml_info = _stage_and_move(model, mid, graphs, out, target, precision, int8_calibration, check,
+                                             on_check)
     finally:
         if created and not any(out.iterdir()):
             out.rmdir()
@@ -85,10 +84,9 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
 
 
 def _stage_and_move(model: CompactAutoencoder, mid: str, graphs: CompactAutoencoder, out: Path, target: str,
-                    precision: str, int8_calibration: Path | None,
+                    precision: str, int8_calibration: Path | None, check: bool,
                     on_check: Callable[[ParityReport], None] | None) -> tuple[dict[str, str], dict[str, object]]:
-    """Write the files into a staging folder, check them there (unless ``on_check`` is None), move them into
-    ``out``: (files, Core ML info)."""
+    """Write the files into a staging folder, check them there, move them into ``out``: (files, Core ML info)."""
     metadata = model_metadata(model, mid)
     previous = _previous(out, mid)
     files = dict(previous.files) if previous else {}
@@ -102,10 +100,12 @@ def _stage_and_move(model: CompactAutoencoder, mid: str, graphs: CompactAutoenco
         if target in ("coreml", "all"):
             coreml_files, coreml_info = _coreml(graphs, staging, metadata, precision)
             staged.update(coreml_files)
-        if on_check is not None:
+        if check:
             from compact.export.check import check_export
 
-            on_check(check_export(ModelBundle(staging, _manifest(model, mid, staging, staged, coreml_info))))
+            report = check_export(ModelBundle(staging, _manifest(model, mid, staging, staged, coreml_info)))
+            if on_check is not None:
+                on_check(report)
         _move_into(staging, out)
     return files | staged, coreml_info
 
