@@ -123,6 +123,15 @@ class ContextModel:
         prob = (ones + 0.5) / (total + 1.0)
         return cls(np.clip(np.rint(prob * PROB_ONE), 1, PROB_ONE - 1).astype(np.uint32))
 
+    @classmethod
+    def from_logits(cls, logits: np.ndarray) -> ContextModel:
+        """Round a table of logits learnt in training (``compact.training.rate``) into the coder's integers."""
+        logits = np.asarray(logits, dtype=np.float64)
+        if logits.ndim != 3 or logits.shape[1:] != (2, (1 << PREV_CHANNELS) * NEIGHBOUR_STATES):
+            raise ModelError(f"learnt context table has shape {logits.shape}")
+        prob = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the logistic function, without overflow
+        return cls(np.clip(np.rint(prob * PROB_ONE), 1, PROB_ONE - 1).astype(np.uint32))
+
     def _probabilities(self, ctx: np.ndarray, c: int, p: int) -> np.ndarray:
         return self.table[c, p][ctx].astype(np.float64) / PROB_ONE
 

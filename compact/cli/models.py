@@ -60,6 +60,15 @@ def train(
     flat_fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of crops replaced by a synthetic flat colour or gradient.")
     ] = 0.0,
+    rate_weight: Annotated[
+        float, typer.Option(min=0.0, help="Weight of the rate term (bpp under the learnt context table; 0: off).")
+    ] = 0.0,
+    rate_exponent: Annotated[
+        float, typer.Option(help="Per level, the rate weight times (first level / planes sent) ** this.")
+    ] = 0.0,
+    until: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this step (the schedule still follows --steps).")
+    ] = None,
 ) -> None:
     """Train a COMPACT model (CPU, or CUDA/MPS when present); checkpoints are safetensors.
 
@@ -81,7 +90,7 @@ def train(
         data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr, model=model, val=val,
         val_every=val_every, seed=seed, threads=threads, resume=resume, force=force, init=init,
         precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
-        flat_fraction=flat_fraction,
+        flat_fraction=flat_fraction, rate_weight=rate_weight, rate_exponent=rate_exponent, until=until,
     )  # fmt: skip
     result = _train_with_progress(cfg)
     typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")
@@ -134,6 +143,10 @@ def export(
     check: Annotated[
         bool, typer.Option("--check/--no-check", help="Run parity on the written files; refuse them if it fails.")
     ] = True,
+    learnt_context: Annotated[
+        Path | None,
+        typer.Option(help="A run's rate.safetensors: its learnt table becomes the context model (no fit needed)."),
+    ] = None,
 ) -> None:
     """Export encoder and decoder separately to ONNX and/or Core ML, with a manifest.
 
@@ -149,7 +162,8 @@ def export(
     from compact.manifest import default_model_dir
 
     source = checkpoint if checkpoint is not None else default_model_dir() / "weights.safetensors"
-    manifest = export_model(source, out, target, precision, int8_decoder, check, on_check=_show_check)
+    manifest = export_model(source, out, target, precision, int8_decoder, check, on_check=_show_check,
+                            learnt_context=learnt_context)
     typer.echo(f"exported model {manifest.model_id} to {out}:")
     for role, rel in sorted(manifest.files.items()):
         typer.echo(f"  {role:>15}: {out / rel}")

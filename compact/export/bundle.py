@@ -12,6 +12,7 @@ from pathlib import Path
 
 from compact import roles
 from compact.about import AUTHOR, LICENSE, MODEL_CARD, __version__
+from compact.entropy import CONTEXT_FILE, ContextModel
 from compact.errors import ModelError
 from compact.export.fold import fold_for_export
 from compact.files import write_atomic
@@ -57,8 +58,11 @@ def _move_into(staging: Path, out: Path) -> None:
 
 def export_model(checkpoint: Path, out: Path, target: str = "all", precision: str = "fp16",
                  int8_calibration: Path | None = None, check: bool = True,
-                 on_check: Callable[[ParityReport], None] | None = None) -> ModelManifest:  # fmt: skip
-    """Export into ``out``. Every file is built in a staging folder first, checked against torch there
+                 on_check: Callable[[ParityReport], None] | None = None,
+                 learnt_context: Path | None = None) -> ModelManifest:  # fmt: skip
+    """Export into ``out``; ``learnt_context`` (a run's rate.safetensors) becomes the folder's context table.
+
+    Every file is built in a staging folder first, checked against torch there
     (``check``: compact.export.check; ``on_check`` receives the report) and the manifest is written last, so a
     failed or refused export leaves a previous export in ``out`` untouched (and no ``out`` if there was none)."""
     if target not in TARGETS:
@@ -69,12 +73,13 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
         raise ModelError("--int8-decoder quantizes the ONNX decoder: use --target onnx or all")
     model = load_model(checkpoint).eval()
     mid = model_id(model)
+    context = _learnt_context(learnt_context, model) if learnt_context is not None else None
     graphs = fold_for_export(model)  # what the runtimes execute; the weights file keeps the trained tensors
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
         files, coreml_info = _stage_and_move(model, mid, graphs, out, target, precision, int8_calibration, check,
-                                             on_check)
+                                             on_check, context)
     finally:
         if created and not any(out.iterdir()):
             out.rmdir()
@@ -85,7 +90,8 @@ def export_model(checkpoint: Path, out: Path, target: str = "all", precision: st
 
 def _stage_and_move(model: CompactAutoencoder, mid: str, graphs: CompactAutoencoder, out: Path, target: str,
                     precision: str, int8_calibration: Path | None, check: bool,
-                    on_check: Callable[[ParityReport], None] | None) -> tuple[dict[str, str], dict[str, object]]:
+                    on_check: Callable[[ParityReport], None] | None,
+                    context: ContextModel | None = None) -> tuple[dict[str, str], dict[str, object]]:
     """Write the files into a staging folder, check them there, move them into ``out``: (files, Core ML info)."""
     metadata = model_metadata(model, mid)
     previous = _previous(out, mid)
@@ -95,6 +101,9 @@ def _stage_and_move(model: CompactAutoencoder, mid: str, graphs: CompactAutoenco
         staging = Path(tmp)
         save_weights(model, staging / WEIGHTS)
         staged = {roles.WEIGHTS: WEIGHTS}
+        if context is not None:
+            (staging / CONTEXT_FILE).write_text(context.to_json())
+            staged[roles.CONTEXT] = CONTEXT_FILE
         if target in ("onnx", "all"):
             staged.update(_onnx(graphs, staging, metadata, int8_calibration))
         if target in ("coreml", "all"):
@@ -108,6 +117,22 @@ def _stage_and_move(model: CompactAutoencoder, mid: str, graphs: CompactAutoenco
                 on_check(report)
         _move_into(staging, out)
     return files | staged, coreml_info
+
+
+def _learnt_context(path: Path, model: CompactAutoencoder) -> ContextModel:
+    """The context table learnt beside ``model`` (``compact train --rate-weight``), rounded to integers."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        logits = load_file(str(path))["logits"]
+    except (OSError, SafetensorError, KeyError) as exc:
+        raise ModelError(f"{path} holds no learnt context table: {exc}") from exc
+    table = ContextModel.from_logits(logits)
+    if table.channels != model.config.latent_channels:
+        raise ModelError(f"{path} is a table for {table.channels} code planes; the model has "
+                         f"{model.config.latent_channels}")  # fmt: skip
+    return table
 
 
 def model_metadata(model: CompactAutoencoder, mid: str) -> dict[str, str]:

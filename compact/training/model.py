@@ -7,6 +7,8 @@ same capacity, exports to ONNX with dynamic shapes, and avoids Core ML's ConvTra
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -132,12 +134,29 @@ class CompactAutoencoder(nn.Module):
         dropout), so one decoder learns every quality level. Training draws its randomness from ``generator``
         (default: torch's global one); ``sign_fraction`` of the samples get inference (sign) bits.
         """
+        return self.passes(x, channels, generator, sign_fraction).image
+
+    def passes(self, x: torch.Tensor, channels: int | None = None, generator: torch.Generator | None = None,
+               sign_fraction: float = 0.0) -> Pass:  # fmt: skip
+        """What :meth:`forward` computes, with the latent, the bits and the planes each sample sent (the
+        rate term needs them)."""
         y = self.encoder(x)
         bits = mixed_binarize(y, sign_fraction, generator) if self.training else sign_binarize(y)
         if channels is not None:
-            return self.decoder(keep_channels(bits, torch.full((len(x),), channels, device=x.device)))
-        if self.training and len(self.config.levels) > 1:
+            counts = torch.full((len(x),), channels, device=x.device)
+        elif self.training and len(self.config.levels) > 1:
             levels = torch.tensor(self.config.levels, device=x.device)
-            drawn = levels[torch.randint(len(levels), (len(x),), device=x.device, generator=generator)]
-            return self.decoder(keep_channels(bits, drawn))
-        return self.decoder(bits)
+            counts = levels[torch.randint(len(levels), (len(x),), device=x.device, generator=generator)]
+        else:
+            return Pass(self.decoder(bits), y, bits, torch.full((len(x),), bits.shape[1], device=x.device))
+        return Pass(self.decoder(keep_channels(bits, counts)), y, bits, counts)
+
+
+class Pass(NamedTuple):
+    """One pass through the auto-encoder: the reconstruction, the tanh latent, the ±1 bits (all planes) and
+    how many leading planes each sample sent to the decoder."""
+
+    image: torch.Tensor
+    latent: torch.Tensor
+    bits: torch.Tensor
+    counts: torch.Tensor

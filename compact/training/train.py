@@ -16,7 +16,7 @@ import torch
 from compact.config import ModelConfig
 from compact.errors import ConfigError, DataError
 from compact.files import find_images, require_folder
-from compact.training import checkpoint
+from compact.training import checkpoint, rate
 from compact.training.data import CropSampler, ImageSet, center_crops, is_holdout
 from compact.training.model import CompactAutoencoder
 
@@ -53,6 +53,14 @@ class TrainConfig:
     sign_fraction: float = 0.0
     #: share of training crops replaced by a synthetic flat colour or gentle gradient (data.CropSampler)
     flat_fraction: float = 0.0
+    #: λ of the rate term (expected code length under the learnt context table, bpp) added to the MSE; 0: off
+    rate_weight: float = 0.0
+    #: each sample's λ is ``rate_weight * (first level / planes sent) ** rate_exponent`` (rate.level_weights)
+    rate_exponent: float = 0.0
+    #: Adam learning rate of the context table's logits (constant; the table tracks the encoder)
+    rate_lr: float = 1e-3
+    #: end this session's share of the run after this step; the schedule still follows ``steps``
+    until: int | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -61,6 +69,8 @@ class TrainConfig:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
         if not 0.0 <= self.flat_fraction <= 1.0:
             raise ConfigError(f"flat_fraction must be in [0, 1], got {self.flat_fraction}")
+        if self.rate_weight < 0 or self.rate_lr <= 0:
+            raise ConfigError(f"rate_weight must be >= 0 and rate_lr > 0, got {self.rate_weight}, {self.rate_lr}")
 
     def lr_at(self, step: int) -> float:
         """Step decay: x0.3 at 70% and again at 90% of the run."""
@@ -101,6 +111,18 @@ def validate(model: CompactAutoencoder, batch: torch.Tensor) -> dict[int, float]
         result[level] = float(np.mean(scores))
     model.train(was_training)
     return result
+
+
+@torch.no_grad()
+def validate_rate(model: CompactAutoencoder, table: rate.ContextRate, batch: torch.Tensor) -> dict[int, float]:
+    """Bits per pixel the coder would spend on the validation batch's sign bits under the learnt table, at
+    every quality level (a prefix of the planes; the container's header not counted)."""
+    was_training = model.training
+    model.eval()
+    cells = torch.cat([table.bits_of(model.passes(batch[i : i + 4]).bits) for i in range(0, len(batch), 4)])
+    model.train(was_training)
+    per_plane = cells.sum(dim=(2, 3)).mean(dim=0) / (batch.shape[2] * batch.shape[3])
+    return {level: float(per_plane[:level].sum()) for level in model.config.levels}
 
 
 @torch.no_grad()
@@ -190,8 +212,26 @@ class _Run:
         self.model = _layout(model.to(device), cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.average = _Average(self.model, cfg.ema) if cfg.ema else None
+        self.rate: rate.ContextRate | None = None
+        if cfg.rate_weight:
+            self.rate = rate.ContextRate(cfg.model.latent_channels).to(device)
+            self.rate_optimizer = torch.optim.Adam(self.rate.parameters(), lr=cfg.rate_lr)
         if cfg.resume:
             self._resume(device)
+
+    def start_table(self, sampler: CropSampler, batches: int = 16) -> None:
+        """A run's first step with the rate term (new, or resumed from one without it) starts the table at
+        the counts of the model's sign bits on training crops drawn with a generator of their own, so the
+        crops of the run itself are not disturbed."""
+        if self.rate is None or (self.cfg.out / rate.RATE_FILE).exists():
+            return
+        own = CropSampler(ImageSet([], sampler.images), self.cfg.crop, np.random.default_rng(self.cfg.seed + 1))
+        device = self.rate.logits.device
+        model = copy.deepcopy(self.shipped).eval()
+        with torch.no_grad():
+            bits = torch.cat([model.passes(torch.from_numpy(own.batch(self.cfg.batch_size)).to(device)).bits
+                              for _ in range(batches)])  # fmt: skip
+        self.rate.fit(bits)
 
     def _resume(self, device: torch.device) -> None:
         state = checkpoint.load_training_state(self.cfg.out, self.optimizer, self.generator)
@@ -201,6 +241,8 @@ class _Run:
         if self.average is not None and (self.cfg.out / checkpoint.AVERAGE).exists():
             averaged = _layout(checkpoint.load_model(self.cfg.out / checkpoint.AVERAGE).to(device), self.cfg)
             self.average = _Average(averaged, self.cfg.ema, state.get("average_updates", 0))
+        if self.rate is not None and (self.cfg.out / rate.RATE_FILE).exists():
+            rate.load(self.rate, self.rate_optimizer, self.cfg.out / rate.RATE_FILE)
 
     @property
     def shipped(self) -> CompactAutoencoder:
@@ -210,6 +252,8 @@ class _Run:
     def save(self, step: int, seconds: float) -> None:
         cfg = self.cfg
         checkpoint.save_weights(self.model, cfg.out / checkpoint.WEIGHTS)
+        if self.rate is not None:
+            rate.save(self.rate, self.rate_optimizer, cfg.out / rate.RATE_FILE)
         if self.average is not None:
             checkpoint.save_weights(self.average.model, cfg.out / checkpoint.AVERAGE)
         state = {"step": step, "best_val_psnr": self.best, "numpy_rng": self.rng.bit_generator.state,
@@ -228,58 +272,75 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
     cfg.out.mkdir(parents=True, exist_ok=True)
     run = _Run(cfg, device)
     sampler, val_batch = _data(cfg, run.rng, device)
+    run.start_table(sampler)
     run.model.train()
     metrics: dict[str, float] = {}
-    ema_loss, t0 = None, time.perf_counter()
-    for step in range(run.start, cfg.steps):
-        loss = _step(cfg, run.model, run.optimizer, sampler, run.generator, step)
+    ema_loss, ema_bpp, t0 = None, None, time.perf_counter()
+    last = cfg.steps if cfg.until is None else min(cfg.steps, cfg.until)
+    for step in range(run.start, last):
+        loss, bpp = _step(cfg, run, sampler, step)
         if run.average is not None:
             run.average.update(run.model)
         ema_loss = loss if ema_loss is None else 0.98 * ema_loss + 0.02 * loss
         done = step + 1
         metrics = {"loss": ema_loss, "psnr": 10 * math.log10(1.0 / ema_loss),
                    "steps_per_s": (done - run.start) / (time.perf_counter() - t0)}  # fmt: skip
-        if val_batch is not None and (done % cfg.val_every == 0 or done == cfg.steps):
+        if bpp is not None:
+            ema_bpp = bpp if ema_bpp is None else 0.98 * ema_bpp + 0.02 * bpp
+            metrics["bpp"] = ema_bpp
+        if val_batch is not None and (done % cfg.val_every == 0 or done in (cfg.steps, last)):
             elapsed = time.perf_counter() - t0
             metrics["total_s"] = round(run.seconds_before + elapsed, 1)  # over every session of the run
-            metrics.update(_validate_and_log(cfg, run.shipped, val_batch, done, elapsed, metrics))
+            metrics.update(_validate_and_log(cfg, run, val_batch, done, elapsed, metrics))
             if metrics["val_psnr"] > run.best:
                 run.best = metrics["val_psnr"]
                 checkpoint.save_weights(run.shipped, cfg.out / "best.safetensors")
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+        if done % cfg.checkpoint_every == 0 or done in (cfg.steps, last):
             run.save(done, time.perf_counter() - t0)
         if report is not None:
             report(done, metrics)
-    with open(cfg.out / "log.jsonl", "a") as log:
-        log.write(json.dumps({"step": cfg.steps, **metrics, "best_val_psnr": run.best}) + "\n")
+    if last == cfg.steps:
+        with open(cfg.out / "log.jsonl", "a") as log:
+            log.write(json.dumps({"step": cfg.steps, **metrics, "best_val_psnr": run.best}) + "\n")
     return {**metrics, "best_val_psnr": run.best}
 
 
-def _step(cfg: TrainConfig, model: CompactAutoencoder, optimizer: torch.optim.Optimizer,
-          sampler: CropSampler, generator: torch.Generator, step: int) -> float:  # fmt: skip
-    """One optimizer step on a fresh batch; returns the batch's MSE."""
-    for group in optimizer.param_groups:
+def _step(cfg: TrainConfig, run: _Run, sampler: CropSampler, step: int) -> tuple[float, float | None]:
+    """One optimizer step on a fresh batch; returns the batch's MSE and, with the rate term, its bpp."""
+    for group in run.optimizer.param_groups:
         group["lr"] = cfg.lr_at(step)
-    device = generator.device
+    device = run.generator.device
     x = torch.from_numpy(sampler.batch(cfg.batch_size)).to(device)
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-        out = model(x, generator=generator, sign_fraction=cfg.sign_fraction)
-    loss = torch.mean((out.float() - x) ** 2)
-    optimizer.zero_grad(set_to_none=True)
+        result = run.model.passes(x, generator=run.generator, sign_fraction=cfg.sign_fraction)
+    mse = torch.mean((result.image.float() - x) ** 2)
+    loss, bpp = mse, None
+    if run.rate is not None:
+        cells = run.rate.bits_per_cell(result.latent, result.bits)
+        per_sample = rate.rate_bpp(cells, result.counts, x.shape[2] * x.shape[3])
+        weights = rate.level_weights(result.counts, cfg.rate_weight, cfg.rate_exponent, cfg.model.levels[0])
+        loss = mse + torch.mean(weights * per_sample)
+        bpp = per_sample.mean().item()
+        run.rate_optimizer.zero_grad(set_to_none=True)
+    run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-    optimizer.step()
-    return loss.item()
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip)
+    run.optimizer.step()
+    if run.rate is not None:
+        run.rate_optimizer.step()
+    return mse.item(), bpp
 
 
-def _validate_and_log(cfg: TrainConfig, model: CompactAutoencoder, val_batch: torch.Tensor, step: int,
+def _validate_and_log(cfg: TrainConfig, run: _Run, val_batch: torch.Tensor, step: int,
                       elapsed: float, metrics: dict[str, float]) -> dict[str, float]:  # fmt: skip
-    per_level = validate(model, val_batch)
+    per_level = validate(run.shipped, val_batch)
     result = {"val_psnr": float(np.mean(list(per_level.values())))}
     result.update({f"val_psnr_c{level}": v for level, v in per_level.items()})
+    if run.rate is not None:
+        result.update({f"val_bpp_c{level}": v for level, v in validate_rate(run.shipped, run.rate, val_batch).items()})
     with open(cfg.out / "log.jsonl", "a") as log:
         log.write(json.dumps({"step": step, "elapsed_s": round(elapsed, 1), **metrics, **result}) + "\n")
     return result
