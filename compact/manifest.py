@@ -112,16 +112,23 @@ class ModelBundle:
         return path
 
 
+MODELS_DIR = Path(__file__).parent / "models"
+#: names the default model's folder; every shipped model lives in a folder named by its id, so a new default
+#: adds a folder and changes this line, and the earlier ones stay where their streams find them
+DEFAULT_POINTER = "DEFAULT"
+
+
 def default_model_dir() -> Path:
-    return Path(__file__).parent / "models" / "default"
+    name = (MODELS_DIR / DEFAULT_POINTER).read_text().strip()
+    return MODELS_DIR / name
 
 
 def installed_model_dir(model_id: str) -> Path | None:
-    """The folder of an earlier default model that ships with the package (named by its 16-digit id), so
-    streams made with it still decode after the default changes; None if there is none."""
+    """The folder of a model that ships with the package (named by its 16-digit id): the default or an earlier
+    one, so streams made with an earlier default still decode after the default changes; None if there is none."""
     if len(model_id) != 16 or not all(c in "0123456789abcdef" for c in model_id):
         return None
-    folder = default_model_dir().parent / model_id
+    folder = MODELS_DIR / model_id
     return folder if (folder / MANIFEST_NAME).is_file() else None
 
 

@@ -18,6 +18,16 @@ def test_the_earlier_default_ships_and_resolves_by_id():
     assert installed_model_dir("default") is None and installed_model_dir("0" * 16) is None
 
 
+def test_every_shipped_model_lives_in_the_folder_of_its_id_and_default_names_one():
+    from compact.manifest import MODELS_DIR, ModelBundle
+
+    folders = [p for p in MODELS_DIR.iterdir() if p.is_dir() and (p / "manifest.json").is_file()]
+    assert len(folders) >= 2
+    for folder in folders:
+        assert ModelBundle.load(folder).manifest.model_id == folder.name
+    assert default_model_dir() in folders and resolve_model("default").root == default_model_dir()
+
+
 def test_an_earlier_default_stream_decodes_with_the_default_codec():
     rgb = natural_image(40, 56, seed=80)
     earlier = Codec(EARLIER, "onnx")
