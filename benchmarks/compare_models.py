@@ -1,0 +1,43 @@
+"""Rate-distortion of several COMPACT model folders on one folder of images, and BD-rates against the first.
+
+    python benchmarks/compare_models.py --data HELD_OUT_FOLDER MODEL_A MODEL_B [...] [--jobs 1]
+
+Every quality level of every model, measured as ``compact eval`` measures (whole files, PSNR, MS-SSIM), so a
+candidate is chosen by rate and distortion together: validation PSNR alone cannot see a model that spends
+fewer bits. Choose on held-out training photos, never on the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compact.evaluation.harness import COMPACT, evaluate, load_images
+from compact.evaluation.summary import bd_rate, mean_curves
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--backend", default="onnx")
+    args = parser.parse_args()
+    images = load_images(args.data)
+    curves = {model: mean_curves(evaluate(images, [COMPACT], model, args.backend, args.jobs))[COMPACT]
+              for model in args.models}  # fmt: skip
+    anchor = args.models[0]
+    print(f"{len(images)} images under {args.data}; BD-rate against {anchor} (negative: fewer bytes)")
+    for model, points in curves.items():
+        levels = ", ".join(f"{p.bpp:.4f} bpp {p.psnr:.2f} dB {p.msssim:.4f}" for p in points)
+        print(f"{model}: {levels}")
+        if model != anchor:
+            pair = {"anchor": curves[anchor], COMPACT: points}
+            for metric in ("psnr", "msssim"):
+                bd = bd_rate(pair, "anchor", metric)
+                value = f"{bd.percent:+.1f} %" if bd.percent is not None else bd.note
+                print(f"  BD-rate {metric}: {value}")
+
+
+if __name__ == "__main__":
+    main()
