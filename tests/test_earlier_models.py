@@ -9,12 +9,15 @@ from compact.codec import Codec
 from compact.errors import ModelMismatchError
 from compact.manifest import default_model_dir, installed_model_dir, resolve_model
 
-EARLIER = "7e9c8c208743403b"  # the default model until the wide model replaced it
+#: the default models before the current one, oldest first: N = 64 throughout, then the wide model at 52,500 steps
+EARLIER_DEFAULTS = ["7e9c8c208743403b", "6a3456b3cacb766e"]
+earlier_default = pytest.mark.parametrize("earlier_id", EARLIER_DEFAULTS)
 
 
-def test_the_earlier_default_ships_and_resolves_by_id():
-    assert installed_model_dir(EARLIER) == default_model_dir().parent / EARLIER
-    assert resolve_model(EARLIER).manifest.model_id == EARLIER != resolve_model("default").manifest.model_id
+@earlier_default
+def test_the_earlier_default_ships_and_resolves_by_id(earlier_id):
+    assert installed_model_dir(earlier_id) == default_model_dir().parent / earlier_id
+    assert resolve_model(earlier_id).manifest.model_id == earlier_id != resolve_model("default").manifest.model_id
     assert installed_model_dir("default") is None and installed_model_dir("0" * 16) is None
 
 
@@ -22,36 +25,39 @@ def test_every_shipped_model_lives_in_the_folder_of_its_id_and_default_names_one
     from compact.manifest import MODELS_DIR, ModelBundle
 
     folders = [p for p in MODELS_DIR.iterdir() if p.is_dir() and (p / "manifest.json").is_file()]
-    assert len(folders) >= 2
+    assert len(folders) == len(EARLIER_DEFAULTS) + 1
     for folder in folders:
         assert ModelBundle.load(folder).manifest.model_id == folder.name
     assert default_model_dir() in folders and resolve_model("default").root == default_model_dir()
 
 
-def test_an_earlier_default_stream_decodes_with_the_default_codec():
+@earlier_default
+def test_an_earlier_default_stream_decodes_with_the_default_codec(earlier_id):
     rgb = natural_image(40, 56, seed=80)
-    earlier = Codec(EARLIER, "onnx")
+    earlier = Codec(earlier_id, "onnx")
     stream = earlier.compress(rgb)
     codec = Codec(backend="onnx")
-    assert codec.model_id != EARLIER
+    assert codec.model_id != earlier_id
     assert np.array_equal(codec.decompress_array(stream), earlier.decompress_array(stream))
-    assert codec._codec_for(stream).model_id == EARLIER and codec._codec_for(codec.compress(rgb)) is codec
+    assert codec._codec_for(stream).model_id == earlier_id and codec._codec_for(codec.compress(rgb)) is codec
 
 
-def test_a_chosen_model_does_not_switch_and_says_which_to_use(tmp_path):
-    stream = Codec(EARLIER, "onnx").compress(natural_image(32, 32, seed=81))
+@earlier_default
+def test_a_chosen_model_does_not_switch_and_says_which_to_use(tmp_path, earlier_id):
+    stream = Codec(earlier_id, "onnx").compress(natural_image(32, 32, seed=81))
     chosen = Codec(default_model_dir(), "onnx")  # a folder, chosen explicitly
-    with pytest.raises(ModelMismatchError, match=f"--model {EARLIER}"):
+    with pytest.raises(ModelMismatchError, match=f"--model {earlier_id}"):
         chosen.decompress_array(stream)
 
 
-def test_decompress_command_reads_an_earlier_stream(tmp_path):
+@earlier_default
+def test_decompress_command_reads_an_earlier_stream(tmp_path, earlier_id):
     from PIL import Image
     from typer.testing import CliRunner
 
     from compact.cli import app
 
-    (tmp_path / "old.cpt").write_bytes(Codec(EARLIER, "onnx").compress(natural_image(24, 40, seed=82)))
+    (tmp_path / "old.cpt").write_bytes(Codec(earlier_id, "onnx").compress(natural_image(24, 40, seed=82)))
     res = CliRunner().invoke(app, ["decompress", str(tmp_path / "old.cpt"), "-o", str(tmp_path / "old.png"),
                                    "-b", "onnx"])  # fmt: skip
     assert res.exit_code == 0, res.output
