@@ -35,7 +35,8 @@ def time_variant(config: ModelConfig, precision: str, channels_last: bool, compi
     optimizer = torch.optim.Adam(model.parameters(), 3e-4)
     forward = torch.compile(model) if compiled else model
     table = rate.ContextRate(config.latent_channels)
-    optimizer.add_param_group({"params": table.parameters()})
+    if with_rate:
+        optimizer.add_param_group({"params": table.parameters()})
     x = torch.rand(batch, 3, crop, crop).contiguous(memory_format=layout)
     times = []
     for _ in range(steps + 1):

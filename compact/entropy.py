@@ -65,6 +65,12 @@ def contexts(bits: np.ndarray, c: int, anchors: bool) -> np.ndarray:
     return _prev_index(bits, c) * NEIGHBOUR_STATES + nb
 
 
+def _check_shape(shape: tuple[int, ...], what: str) -> None:
+    """A table is (C >= 1 channels, 2 passes, 2**K * 5 contexts)."""
+    if len(shape) != 3 or shape[0] < 1 or shape[1:] != (2, (1 << PREV_CHANNELS) * NEIGHBOUR_STATES):
+        raise ModelError(f"{what} has shape {shape}")
+
+
 @dataclass(frozen=True)
 class ContextModel:
     """P(bit = 1) per (channel, pass, context) as integers in units of 2**-16."""
@@ -100,8 +106,7 @@ class ContextModel:
             table = np.asarray(data["table"], dtype=np.int64).reshape(data["shape"])
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise ModelError(f"invalid context model: {exc}") from exc
-        if table.ndim != 3 or table.shape[0] < 1 or table.shape[1:] != (2, (1 << PREV_CHANNELS) * NEIGHBOUR_STATES):
-            raise ModelError(f"context table has shape {table.shape}")
+        _check_shape(table.shape, "context table")
         if table.min() < 1 or table.max() >= PROB_ONE:
             raise ModelError("context table has probabilities outside 1..65535")
         return cls(table.astype(np.uint32))
@@ -120,17 +125,19 @@ class ContextModel:
                     ctx = contexts(bits, c, anchors=(p == 0))[mask]
                     total[c, p] += np.bincount(ctx, minlength=n_ctx)
                     ones[c, p] += np.bincount(ctx, weights=bits[c][mask], minlength=n_ctx).astype(np.int64)
-        prob = (ones + 0.5) / (total + 1.0)
+        return cls.from_probabilities((ones + 0.5) / (total + 1.0))
+
+    @classmethod
+    def from_probabilities(cls, prob: np.ndarray) -> ContextModel:
+        """P(bit = 1) as floats -> the coder's integers (units of 2**-16, kept inside 1..65535)."""
         return cls(np.clip(np.rint(prob * PROB_ONE), 1, PROB_ONE - 1).astype(np.uint32))
 
     @classmethod
     def from_logits(cls, logits: np.ndarray) -> ContextModel:
         """Round a table of logits learnt in training (``compact.training.rate``) into the coder's integers."""
         logits = np.asarray(logits, dtype=np.float64)
-        if logits.ndim != 3 or logits.shape[1:] != (2, (1 << PREV_CHANNELS) * NEIGHBOUR_STATES):
-            raise ModelError(f"learnt context table has shape {logits.shape}")
-        prob = 0.5 * (1.0 + np.tanh(0.5 * logits))  # the logistic function, without overflow
-        return cls(np.clip(np.rint(prob * PROB_ONE), 1, PROB_ONE - 1).astype(np.uint32))
+        _check_shape(logits.shape, "learnt context table")
+        return cls.from_probabilities(0.5 * (1.0 + np.tanh(0.5 * logits)))  # the logistic function, no overflow
 
     def _probabilities(self, ctx: np.ndarray, c: int, p: int) -> np.ndarray:
         return self.table[c, p][ctx].astype(np.float64) / PROB_ONE

@@ -69,18 +69,20 @@ class ContextRate(nn.Module):
         super().__init__()
         self.logits = nn.Parameter(torch.zeros(channels, 2, CONTEXTS))
 
+    def _logits_at(self, bits: torch.Tensor) -> torch.Tensor:
+        """The table's logit for every cell of ±1 ``bits``, in the context those bits give it."""
+        return self.logits.reshape(-1)[context_index((bits.detach() > 0).float())]
+
     def bits_per_cell(self, latent: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         """Expected code length in bits of every cell: the stochastic bit of ``latent`` (P(+1) = (1 + y) / 2)
         under the table, in the contexts of the bits actually drawn (``bits``, ±1). (B, C, h, w)."""
-        index = context_index((bits.detach() > 0).float())
-        logit = self.logits.reshape(-1)[index]
+        logit = self._logits_at(bits)
         q = (1.0 + latent.float()) * 0.5
         return -(q * F.logsigmoid(logit) + (1.0 - q) * F.logsigmoid(-logit)) / math.log(2.0)
 
     def bits_of(self, bits: torch.Tensor) -> torch.Tensor:
         """Code length in bits of each cell of fixed ±1 bits under the table (what the coder would spend)."""
-        index = context_index((bits > 0).float())
-        logit = self.logits.reshape(-1)[index]
+        logit = self._logits_at(bits)
         return -F.logsigmoid(torch.where(bits > 0, logit, -logit)) / math.log(2.0)
 
     @torch.no_grad()
