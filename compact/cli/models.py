@@ -28,7 +28,7 @@ def train(
     steps: Annotated[int, typer.Option(min=1, help="Total optimizer steps.")] = 20_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 8,
     crop: Annotated[int, typer.Option(min=16, help="Square crop size in pixels (multiple of 16).")] = 128,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (decayed x0.3 at 70% and 90%).")] = 3e-4,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (x0.3 at 70% and 90%, or at --decay-at).")] = 3e-4,
     channels: Annotated[int, typer.Option(min=1, help="Width N of the hidden layers.")] = 64,
     latent_channels: Annotated[int, typer.Option(min=1, help="Binary planes C (16 = 0.0625 bpp).")] = 16,
     levels: Annotated[
@@ -69,6 +69,9 @@ def train(
     until: Annotated[
         int | None, typer.Option(min=1, help="Stop after this step (the schedule still follows --steps).")
     ] = None,
+    decay_at: Annotated[
+        str | None, typer.Option(help="Steps where the learning rate drops x0.3, e.g. 86000,130000.")
+    ] = None,
 ) -> None:
     """Train a COMPACT model (CPU, or CUDA/MPS when present); checkpoints are safetensors.
 
@@ -91,6 +94,7 @@ def train(
         val_every=val_every, seed=seed, threads=threads, resume=resume, force=force, init=init,
         precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
         flat_fraction=flat_fraction, rate_weight=rate_weight, rate_exponent=rate_exponent, until=until,
+        decay_at=int_list(decay_at, "--decay-at"),
     )  # fmt: skip
     result = _train_with_progress(cfg)
     typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")

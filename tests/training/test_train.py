@@ -137,3 +137,15 @@ def test_widening_a_trained_model_preserves_what_it_computes(tmp_path):
     fresh = CompactAutoencoder(wide.config).eval()
     with torch.no_grad():
         assert not torch.allclose(narrow(x), fresh(x, channels=4), atol=1e-2)  # the control: no copy, no match
+
+
+def test_learning_rate_drops_at_the_given_milestones_or_at_70_and_90_percent(tmp_path):
+    from compact.errors import ConfigError
+
+    default = _cfg(tmp_path, tmp_path, steps=1000, lr=1.0)
+    assert [default.lr_at(s) for s in (699, 700, 899, 900)] == pytest.approx([1.0, 0.3, 0.3, 0.09])
+    early = _cfg(tmp_path, tmp_path, steps=1000, lr=1.0, decay_at=(100, 250))
+    assert [early.lr_at(s) for s in (99, 100, 249, 250, 999)] == pytest.approx([1.0, 0.3, 0.3, 0.09, 0.09])
+    for bad in ((250, 100), (0,), (100, 100)):
+        with pytest.raises(ConfigError, match="decay_at"):
+            _cfg(tmp_path, tmp_path, decay_at=bad)
