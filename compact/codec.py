@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from compact import bits, container, entropy, roles
+from compact import bits, colour, container, entropy, roles
 from compact.errors import ImageError, ModelMismatchError
 from compact.geometry import from_model_output, to_model_input
 from compact.manifest import ModelBundle, installed_model_dir, resolve_model
@@ -52,7 +52,8 @@ class Codec:
 
     def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
                  entropy_coding: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 threads: int | None = None, quality: int | None = None, frame: int = 0):  # fmt: skip
+                 threads: int | None = None, quality: int | None = None, frame: int = 0,
+                 colour_correction: bool = True):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
         #: streams naming an earlier default model that ships with the package decode with it, unless a model
@@ -66,6 +67,9 @@ class Codec:
         #: the model's context model, used to write version 2 streams and needed to read them
         self.context = self._load_context()
         self.entropy_coding = entropy_coding
+        #: compress also decodes, fits a colour correction to the original and stores it (colour.py): better
+        #: colours for a decode's worth of extra time; False writes streams without it
+        self.colour_correction = colour_correction
         self.max_pixels = max_pixels
         #: which frame of an animation or page of a multi-page file :meth:`compress` codes (0: the first)
         self.frame = frame
@@ -143,7 +147,21 @@ class Codec:
                                  context_id=self.context.context_id_bytes)  # fmt: skip
                 payload = coded
         alpha = encode_alpha(picture.alpha) if picture.alpha is not None else None
-        return container.write(header, payload, container.Extensions(alpha, picture.icc))
+        correction = self._fit_colour(code, rgb) if self.colour_correction else None
+        return container.write(header, payload, container.Extensions(alpha, picture.icc, correction))
+
+    def _fit_colour(self, code: np.ndarray, rgb: np.ndarray) -> bytes | None:
+        """The colour block for ``rgb`` coded as ``code``: decode as a reader will, fit, serialize."""
+        t0 = time.perf_counter()
+        fitted = colour.fit(self._decode_rgb(self.decoder_input(code), rgb.shape[1], rgb.shape[0]), rgb)
+        self.timings["colour_fit"] = (time.perf_counter() - t0) * 1e3
+        return fitted.to_bytes() if fitted is not None else None
+
+    def _decode_rgb(self, symbols: np.ndarray, width: int, height: int) -> np.ndarray:
+        """(1, C, h, w) decoder input -> HxWx3 uint8 as the network draws it, whole or in tiles."""
+        if needs_tiling(height, width):
+            return decode_tiled(symbols, self.backend.decode, width, height, self.tiles)
+        return from_model_output(self.backend.decode(symbols), width, height)
 
     def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray, container.Extensions]:
         """Parse and check a stream; return its header, (C, h, w) code and extension blocks."""
@@ -207,14 +225,11 @@ class Codec:
             return picture
         header, code, extensions = self.decode_bits(data)
         alpha = decode_alpha(extensions.alpha, header.width, header.height) if extensions.alpha is not None else None
-        symbols = self.decoder_input(code)
+        correction = colour.ColourCorrection.from_bytes(extensions.colour) if extensions.colour is not None else None
         t0 = time.perf_counter()
-        if needs_tiling(header.height, header.width):
-            rgb = decode_tiled(symbols, self.backend.decode, header.width, header.height, self.tiles)
-        else:
-            rgb = from_model_output(self.backend.decode(symbols), header.width, header.height)
+        rgb = self._decode_rgb(self.decoder_input(code), header.width, header.height)
         self.timings["decode"] = (time.perf_counter() - t0) * 1e3
-        return Picture(rgb, alpha, extensions.icc)
+        return Picture(correction.apply(rgb) if correction is not None else rgb, alpha, extensions.icc)
 
     def decompress_array(self, data: bytes) -> np.ndarray:
         """The decoded RGB only (HxWx3 uint8)."""

@@ -2,8 +2,8 @@
 
 Version 1 stores the packed code bits; version 2 stores them entropy-coded with the model's context
 model, whose id it records. Flags announce optional extension blocks after the code (a lossless alpha
-plane, an ICC profile). All integers are big-endian. Each version's header is fixed-size so a reader can
-validate every field, and bound every allocation, before touching the payload.
+plane, an ICC profile, a colour correction). All integers are big-endian. Each version's header is
+fixed-size so a reader can validate every field, and bound every allocation, before touching the payload.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import zlib
 from dataclasses import dataclass, replace
 
 from compact.bits import packed_size
+from compact.colour import BLOCK_SIZE as COLOUR_BLOCK_SIZE
 from compact.errors import ChecksumError, FormatError, TruncatedStreamError
 from compact.geometry import latent_size
 
@@ -28,8 +29,11 @@ MAX_SIDE = 65_535
 MAX_LATENT_CHANNELS = 1024
 FLAG_ALPHA = 0x01  # an alpha block follows the code: the alpha plane as a PNG (mode L, width x height)
 FLAG_ICC = 0x02  # an ICC block follows: the source image's colour profile, to be carried to the output
-#: Readers reject unknown flags instead of misreading a stream.
-KNOWN_FLAGS = FLAG_ALPHA | FLAG_ICC
+FLAG_COLOUR = 0x04  # a colour block follows: the writer's colour correction of the decoded pixels (colour.py)
+#: Readers reject unknown flags instead of misreading a stream (a reader older than the colour block
+#: refuses such a stream with "unknown flags 0x04" rather than showing uncorrected colours).
+KNOWN_FLAGS = FLAG_ALPHA | FLAG_ICC | FLAG_COLOUR
+_BLOCK_FLAGS = (FLAG_ALPHA, FLAG_ICC, FLAG_COLOUR)
 MAX_BLOCK = 64 * 1024 * 1024
 
 
@@ -83,17 +87,22 @@ class Header:
 
 @dataclass(frozen=True)
 class Extensions:
-    """Optional blocks after the code, in flag order: alpha (PNG bytes), then ICC profile bytes."""
+    """Optional blocks after the code, in flag order: alpha (PNG bytes), ICC profile bytes, colour correction
+    (``colour.BLOCK_SIZE`` bytes)."""
 
     alpha: bytes | None = None
     icc: bytes | None = None
+    colour: bytes | None = None
+
+    def _all(self) -> tuple[bytes | None, ...]:
+        return (self.alpha, self.icc, self.colour)
 
     @property
     def flags(self) -> int:
-        return (FLAG_ALPHA if self.alpha is not None else 0) | (FLAG_ICC if self.icc is not None else 0)
+        return sum(flag for flag, block in zip(_BLOCK_FLAGS, self._all(), strict=True) if block is not None)
 
     def blocks(self) -> list[bytes]:
-        return [b for b in (self.alpha, self.icc) if b is not None]
+        return [b for b in self._all() if b is not None]
 
 
 def write(header: Header, payload: bytes, extensions: Extensions | None = None) -> bytes:
@@ -105,6 +114,8 @@ def write(header: Header, payload: bytes, extensions: Extensions | None = None) 
         raise FormatError(f"payload is {len(payload)} bytes, header says {header.payload_size}")
     if any(len(b) > MAX_BLOCK for b in extensions.blocks()):
         raise FormatError(f"an extension block exceeds {MAX_BLOCK} bytes")
+    if extensions.colour is not None and len(extensions.colour) != COLOUR_BLOCK_SIZE:
+        raise FormatError(f"colour block is {len(extensions.colour)} bytes, expected {COLOUR_BLOCK_SIZE}")
     ids = (header.model_id, header.context_id) if header.version == ENTROPY_CODED else (header.model_id,)
     head = _HEADERS[header.version].pack(
         MAGIC, header.version, header.flags, *ids, header.width, header.height,
@@ -143,7 +154,7 @@ def read(data: bytes) -> tuple[Header, bytes, Extensions]:
         raise TruncatedStreamError(f"stream is {len(data)} bytes, header announces at least {pos + CRC_SIZE}")
     payload = data[header.header_size : pos]
     blocks = []
-    for flag in (FLAG_ALPHA, FLAG_ICC):
+    for flag in _BLOCK_FLAGS:
         if not header.flags & flag:
             blocks.append(None)
             continue
@@ -154,6 +165,8 @@ def read(data: bytes) -> tuple[Header, bytes, Extensions]:
             raise FormatError(f"extension block of {size} bytes exceeds the {MAX_BLOCK}-byte limit")
         if len(data) < pos + 4 + size + CRC_SIZE:
             raise TruncatedStreamError(f"stream ends inside a {size}-byte extension block")
+        if flag == FLAG_COLOUR and size != COLOUR_BLOCK_SIZE:
+            raise FormatError(f"colour block is {size} bytes, expected {COLOUR_BLOCK_SIZE}")
         blocks.append(data[pos + 4 : pos + 4 + size])
         pos += 4 + size
     if len(data) > pos + CRC_SIZE:
@@ -179,6 +192,7 @@ def describe(data: bytes) -> dict[str, object]:
         "payload bytes": header.payload_size,
         "alpha": f"{len(extensions.alpha)} bytes (lossless PNG)" if extensions.alpha is not None else "none",
         "icc profile": f"{len(extensions.icc)} bytes" if extensions.icc is not None else "none",
+        "colour correction": f"{len(extensions.colour)} bytes" if extensions.colour is not None else "none",
         "file bytes": len(data),
         "bits per pixel": f"{8 * len(data) / (header.width * header.height):.4f}",
         "crc32": "ok",

@@ -74,7 +74,7 @@ def test_trailing_garbage_rejected():
     [
         (4, 9, "version"),
         (5, 0x80, "flags"),
-        (5, 0x04, "flags"),
+        (5, 0x08, "flags"),
     ],
 )
 def test_unknown_version_or_flags(offset, value, match):

@@ -115,12 +115,13 @@ def malformed_streams(valid: bytes, entropy_coded: bytes) -> list[bytes]:
     body = valid[:-4]
     cases = [valid[:n] for n in range(len(valid))]
     cases += [valid + b"\0", valid[:-1] + bytes([valid[-1] ^ 1]), b"PNG" + valid[3:], b"XY"]
-    patches = {4: b"\x03", 5: b"\x04", 14: b"\0\0\0\0", 18: b"\0\1\0\0", 22: b"\0\x11", 24: b"\0\x09", 28: b"\0\0\0\1"}
+    patches = {4: b"\x03", 5: b"\x08", 14: b"\0\0\0\0", 18: b"\0\1\0\0", 22: b"\0\x11", 24: b"\0\x09", 28: b"\0\0\0\1"}
     cases += [_with_crc(body[:at] + value + body[at + len(value) :]) for at, value in patches.items()]
     cases += [_with_crc(body[:32] + b"\x7f\xff\xff\xff" + body[36:])]  # alpha block far beyond the stream
     cases += [_with_crc(body[:32] + b"\x05\x00\x00\x00" + body[36:])]  # alpha block over 64 MiB
     cases += [_with_crc(entropy_coded[:32] + b"\0\0\0\x05" + entropy_coded[36:-4])]  # v2 payload not words
     cases += [entropy_coded[:n] for n in range(0, 40, 3)]
+    cases += [_with_crc(body[:-19] + b"\0\0\0\x0e" + body[-15:-1])]  # a colour block one byte short
     return cases
 
 
@@ -131,14 +132,14 @@ def python_result(data: bytes) -> dict:
         return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
     return {"ok": True, "version": header.version, "width": header.width, "height": header.height,
             "channels": header.channels, "payload": b64(payload), "alpha": ext.alpha and b64(ext.alpha),
-            "icc": ext.icc and b64(ext.icc)}  # fmt: skip
+            "icc": ext.icc and b64(ext.icc), "colour": ext.colour and b64(ext.colour)}  # fmt: skip
 
 
 def test_container_reader_gives_python_errors(tmp_path):
     rng = np.random.default_rng(2)
     code = rng.integers(0, 2, (16, 2, 3), dtype=np.uint8)
     header = container.Header(bytes(range(8)), 40, 20, 16, 2, 3, bits.packed_size(code.shape))
-    exts = container.Extensions(alpha=b"\x89PNG fake alpha", icc=b"icc profile bytes")
+    exts = container.Extensions(alpha=b"\x89PNG fake alpha", icc=b"icc profile bytes", colour=bytes(range(15)))
     valid = container.write(header, bits.pack(code), exts)
     v2 = container.write(
         container.Header(bytes(8), 1000, 1000, 16, 63, 63, 1000, version=container.ENTROPY_CODED, context_id=b"abcd"),
@@ -148,3 +149,28 @@ def test_container_reader_gives_python_errors(tmp_path):
     out = run_js(tmp_path, {"containers": [b64(s) for s in streams]})
     for stream, js in zip(streams, out["containers"], strict=True):
         assert js == python_result(stream), stream[:40]
+
+
+def test_colour_correction_fits_and_applies_as_in_python(tmp_path):
+    """The page's writer fits the same colour block as Python's and its reader applies a block to the same
+    pixels, on pictures where the correction matters (a cast, a flat colour with a pattern) and where it
+    does not (an exact decode: no block)."""
+    from conftest import natural_image
+
+    from compact import colour
+
+    rng = np.random.default_rng(5)
+    photo = natural_image(40, 56, seed=5)
+    cast = np.clip(photo.astype(int) * [0.9, 1.05, 1.0] + [12, -7, 3] + rng.normal(0, 3, photo.shape), 0, 255)
+    flat = np.full((16, 24, 3), (200, 30, 40), np.uint8)
+    pattern = np.clip(flat.astype(int) + rng.integers(-30, 30, (16, 24, 1)) + [-60, 90, 70], 0, 255)
+    pairs = [(cast.astype(np.uint8), photo), (pattern.astype(np.uint8), flat), (photo, photo)]
+    any_block = colour.ColourCorrection((3, -2, 1, 0, -128, 127, 5, 5, -5), (-32768, 32767, 100)).to_bytes()
+    jobs = [{"decoded": b64(d.tobytes()), "original": b64(o.tobytes()), "block": b64(any_block)} for d, o in pairs]
+    out = run_js(tmp_path, {"colour": jobs})["colour"]
+    for (decoded, original), js in zip(pairs, out, strict=True):
+        fitted = colour.fit(decoded, original)
+        assert js["fitted"] == (fitted and b64(fitted.to_bytes()))
+        applied = colour.ColourCorrection.from_bytes(any_block).apply(decoded)
+        assert js["applied"] == b64(applied.tobytes())
+    assert out[0]["fitted"] is not None and out[1]["fitted"] is not None and out[2]["fitted"] is None

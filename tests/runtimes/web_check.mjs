@@ -1,11 +1,13 @@
 // Runs the browser runtime's pure-JS parts in Node for tests/runtimes/test_web_entropy.py.
 // Usage: node web_check.mjs JOBS.json -> JSON results on stdout.
 //   {"context": "<context.json text>", "entropy": [{"shape": [C, h, w], "code": b64 packed bits, "stream": b64}],
-//    "containers": [b64 stream, ...]}
+//    "containers": [b64 stream, ...],
+//    "colour": [{"decoded": b64 RGB, "original": b64 RGB, "block": b64 block to apply}]}
 
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { pack, unpack } from "../../compact/runtimes/web/lib/bits.js";
+import { applyColour, fitColour, parseColour } from "../../compact/runtimes/web/lib/colour.js";
 import { read } from "../../compact/runtimes/web/lib/container.js";
 import { contextId, decode, encode, parseContext } from "../../compact/runtimes/web/lib/entropy.js";
 
@@ -15,7 +17,7 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 const bytes = (text) => new Uint8Array(Buffer.from(text, "base64"));
 
 const jobs = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const result = { entropy: [], containers: [] };
+const result = { entropy: [], containers: [], colour: [] };
 if (jobs.context) {
   const context = parseContext(jobs.context);
   result.context_id = await contextId(context);
@@ -33,11 +35,24 @@ if (jobs.context) {
 }
 for (const stream of jobs.containers ?? []) {
   try {
-    const { header, payload, alpha, icc } = read(bytes(stream));
+    const { header, payload, alpha, icc, colour } = read(bytes(stream));
     result.containers.push({ ok: true, version: header.version, width: header.width, height: header.height,
-      channels: header.channels, payload: b64(payload), alpha: alpha && b64(alpha), icc: icc && b64(icc) });
+      channels: header.channels, payload: b64(payload), alpha: alpha && b64(alpha), icc: icc && b64(icc),
+      colour: colour && b64(colour) });
   } catch (err) {
     result.containers.push({ ok: false, error: err.name, message: err.message });
   }
+}
+const rgba = (rgb) => {
+  const out = new Uint8ClampedArray((rgb.length / 3) * 4).fill(255);
+  for (let i = 0; i < rgb.length / 3; i++) out.set(rgb.subarray(3 * i, 3 * i + 3), 4 * i);
+  return out;
+};
+const rgb = (pixels) => Uint8Array.from(pixels.filter((_, i) => i % 4 !== 3));
+for (const job of jobs.colour ?? []) {
+  const decoded = rgba(bytes(job.decoded));
+  const fitted = fitColour(decoded, rgba(bytes(job.original)));
+  applyColour(decoded, parseColour(bytes(job.block)));
+  result.colour.push({ fitted: fitted && b64(fitted), applied: b64(rgb(decoded)) });
 }
 process.stdout.write(JSON.stringify(result));

@@ -2,6 +2,7 @@
 // is plain JavaScript, so the parsing and coding run (and are tested) in Node as well.
 
 import { pack, unpack } from "./bits.js";
+import { applyColour, fitColour, parseColour } from "./colour.js";
 import { ENTROPY_CODED, RAW, STRIDE, latentSize, read, write } from "./container.js";
 import * as entropy from "./entropy.js";
 import { ImageError, ModelMismatchError } from "./errors.js";
@@ -14,7 +15,7 @@ const now = () => globalThis.performance?.now() ?? Date.now();
 
 /** Parse and check a stream against the model: header, the (C, h, w) code as 0/1 bytes, extension blocks. */
 export function parseStream(data, model, maxPixels = MAX_PIXELS) {
-  const { header, payload, alpha, icc } = read(data);
+  const { header, payload, alpha, icc, colour } = read(data);
   if (header.width * header.height > maxPixels) {
     throw new ImageError(`stream declares ${header.width}x${header.height} pixels, over the limit of ${maxPixels}`);
   }
@@ -27,12 +28,14 @@ export function parseStream(data, model, maxPixels = MAX_PIXELS) {
       `stream has ${header.channels} latent channels, the model's levels are [${model.levels.join(", ")}]`);
   }
   const shape = [header.channels, header.latentHeight, header.latentWidth];
-  if (header.version === RAW) return { header, code: unpack(payload, shape[0] * shape[1] * shape[2]), alpha, icc };
+  if (header.version === RAW) {
+    return { header, code: unpack(payload, shape[0] * shape[1] * shape[2]), alpha, icc, colour };
+  }
   if (!model.context || header.contextIdHex !== model.contextId) {
     throw new ModelMismatchError(
       `stream was entropy-coded with context model ${header.contextIdHex}, this model has ${model.contextId ?? "none"}`);
   }
-  return { header, code: entropy.decode(payload, shape, model.context), alpha, icc };
+  return { header, code: entropy.decode(payload, shape, model.context), alpha, icc, colour };
 }
 
 /**
@@ -41,8 +44,21 @@ export function parseStream(data, model, maxPixels = MAX_PIXELS) {
  */
 export async function decompress(data, model, runtime, { decodeAlpha = null, grid = GRID, forceTiles = false } = {}) {
   const t0 = now();
-  const { header, code, alpha, icc } = parseStream(data, model);
+  const { header, code, alpha, icc, colour } = parseStream(data, model);
   const t1 = now();
+  const { width, height } = header;
+  const { rgba, tiles } = await decodePixels(code, header, model, runtime, grid, forceTiles);
+  const t2 = now();
+  if (colour) applyColour(rgba, parseColour(colour));
+  if (alpha && decodeAlpha) {
+    const plane = await decodeAlpha(alpha, width, height);
+    for (let i = 0; i < plane.length; i++) rgba[4 * i + 3] = plane[i];
+  }
+  return { header, rgba, icc, tiles, timings: { entropy: t1 - t0, network: t2 - t1, total: now() - t0 } };
+}
+
+/** The decoder network's picture of a (C', h, w) code, as opaque RGBA, whole or in tiles: {rgba, tiles}. */
+async function decodePixels(code, header, model, runtime, grid, forceTiles) {
   const { width, height, latentHeight: h, latentWidth: w } = header;
   const channels = model.latentChannels;
   // The decoder reads sent bits as +-1 and unsent channels (a lower quality level) as 0.
@@ -66,12 +82,7 @@ export async function decompress(data, model, runtime, { decodeAlpha = null, gri
     const out = await runtime.decode(symbols, channels, h, w);
     writePixels(out, h * STRIDE, w * STRIDE, 0, 0, rgba, width, height, 0, height, 0, width);
   }
-  const t2 = now();
-  if (alpha && decodeAlpha) {
-    const plane = await decodeAlpha(alpha, width, height);
-    for (let i = 0; i < plane.length; i++) rgba[4 * i + 3] = plane[i];
-  }
-  return { header, rgba, icc, tiles, timings: { entropy: t1 - t0, network: t2 - t1, total: now() - t0 } };
+  return { rgba, tiles };
 }
 
 function cropCells(symbols, channels, h, w, i0, i1, j0, j1) {
@@ -113,10 +124,11 @@ async function encodeLatent(rgba, width, height, model, runtime, grid, forceTile
 
 /**
  * RGBA pixels -> a stream, as the Python writer makes it: the first `levels[quality - 1]` channels of
- * the code, version 2 when the context model makes it smaller, an alpha block when `alphaPng` is given.
+ * the code, version 2 when the context model makes it smaller, an alpha block when `alphaPng` is given, and
+ * (unless `colour` is false) the colour block fitted on this runtime's decode of the code.
  */
 export async function compress(rgba, width, height, model, runtime,
-  { quality = model.defaultQuality, alphaPng = null, grid = GRID, forceTiles = false } = {}) {
+  { quality = model.defaultQuality, alphaPng = null, grid = GRID, forceTiles = false, colour = true } = {}) {
   if (!(width >= 1 && height >= 1 && width <= 65535 && height <= 65535)) {
     throw new ImageError(`${width}x${height} exceeds the format's limit of 65535 px per side`);
   }
@@ -139,5 +151,10 @@ export async function compress(rgba, width, height, model, runtime,
       payload = coded;
     }
   }
-  return write(header, payload, { alpha: alphaPng });
+  let colourBlock = null;
+  if (colour) {
+    const decoded = await decodePixels(code, header, model, runtime, grid, forceTiles);
+    colourBlock = fitColour(decoded.rgba, rgba);
+  }
+  return write(header, payload, { alpha: alphaPng, colour: colourBlock });
 }

@@ -1,4 +1,4 @@
-// The COMPACT container, versions 1 and 2, as docs/FORMAT.md specifies it byte by byte.
+// The COMPACT container, versions 1 and 2 with their extension blocks, as docs/FORMAT.md specifies it byte by byte.
 
 import { packedSize } from "./bits.js";
 import { crc32 } from "./crc32.js";
@@ -10,7 +10,10 @@ export const ENTROPY_CODED = 2;
 export const HEADER_SIZES = { [RAW]: 32, [ENTROPY_CODED]: 36 };
 export const FLAG_ALPHA = 0x01;
 export const FLAG_ICC = 0x02;
-const KNOWN_FLAGS = FLAG_ALPHA | FLAG_ICC;
+export const FLAG_COLOUR = 0x04;
+const KNOWN_FLAGS = FLAG_ALPHA | FLAG_ICC | FLAG_COLOUR;
+/** Bytes of the colour block (colour.js). */
+export const COLOUR_BLOCK_SIZE = 15;
 export const MAX_SIDE = 65535;
 const MAX_CHANNELS = 1024;
 export const MAX_BLOCK = 64 * 1024 * 1024;
@@ -96,7 +99,7 @@ export function read(data) {
   const payload = data.subarray(header.headerSize, pos);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const blocks = {};
-  for (const [flag, name] of [[FLAG_ALPHA, "alpha"], [FLAG_ICC, "icc"]]) {
+  for (const [flag, name] of [[FLAG_ALPHA, "alpha"], [FLAG_ICC, "icc"], [FLAG_COLOUR, "colour"]]) {
     if (!(header.flags & flag)) continue;
     if (data.length < pos + 4 + CRC_SIZE) throw new TruncatedStreamError("stream ends inside an extension block header");
     const size = view.getUint32(pos);
@@ -106,6 +109,9 @@ export function read(data) {
     if (data.length < pos + 4 + size + CRC_SIZE) {
       throw new TruncatedStreamError(`stream ends inside a ${size}-byte extension block`);
     }
+    if (flag === FLAG_COLOUR && size !== COLOUR_BLOCK_SIZE) {
+      throw new FormatError(`colour block is ${size} bytes, expected ${COLOUR_BLOCK_SIZE}`);
+    }
     blocks[name] = data.subarray(pos + 4, pos + 4 + size);
     pos += 4 + size;
   }
@@ -113,16 +119,19 @@ export function read(data) {
     throw new FormatError(`${data.length - pos - CRC_SIZE} unexpected bytes after the end of the stream`);
   }
   if (crc32(data, 0, pos) !== view.getUint32(pos)) throw new ChecksumError("CRC32 mismatch: the file is corrupt");
-  return { header, payload, alpha: blocks.alpha ?? null, icc: blocks.icc ?? null };
+  return { header, payload, alpha: blocks.alpha ?? null, icc: blocks.icc ?? null, colour: blocks.colour ?? null };
 }
 
 /** Serialize a stream; `header.flags` is set from the blocks given. */
-export function write(header, payload, { alpha = null, icc = null } = {}) {
-  const flags = (alpha ? FLAG_ALPHA : 0) | (icc ? FLAG_ICC : 0);
+export function write(header, payload, { alpha = null, icc = null, colour = null } = {}) {
+  const flags = (alpha ? FLAG_ALPHA : 0) | (icc ? FLAG_ICC : 0) | (colour ? FLAG_COLOUR : 0);
   const full = { ...header, flags, payloadSize: payload.length };
   validate(full);
   const size = HEADER_SIZES[full.version];
-  const blocks = [alpha, icc].filter((b) => b);
+  if (colour && colour.length !== COLOUR_BLOCK_SIZE) {
+    throw new FormatError(`colour block is ${colour.length} bytes, expected ${COLOUR_BLOCK_SIZE}`);
+  }
+  const blocks = [alpha, icc, colour].filter((b) => b);
   const total = size + payload.length + blocks.reduce((s, b) => s + 4 + b.length, 0) + CRC_SIZE;
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
