@@ -66,6 +66,9 @@ def train(
     rate_exponent: Annotated[
         float, typer.Option(help="Per level, the rate weight times (first level / planes sent) ** this.")
     ] = 0.0,
+    grid_weight: Annotated[
+        float, typer.Option(min=0.0, help="Weight of the grid penalty (spectral peaks at 4, 8, 16 px; 0: off).")
+    ] = 0.0,
     until: Annotated[
         int | None, typer.Option(min=1, help="Stop after this step (the schedule still follows --steps).")
     ] = None,
@@ -94,7 +97,7 @@ def train(
         val_every=val_every, seed=seed, threads=threads, resume=resume, force=force, init=init,
         precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
         flat_fraction=flat_fraction, rate_weight=rate_weight, rate_exponent=rate_exponent, until=until,
-        decay_at=int_list(decay_at, "--decay-at"),
+        decay_at=int_list(decay_at, "--decay-at"), grid_weight=grid_weight,
     )  # fmt: skip
     result = _train_with_progress(cfg)
     typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")

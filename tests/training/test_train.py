@@ -149,3 +149,11 @@ def test_learning_rate_drops_at_the_given_milestones_or_at_70_and_90_percent(tmp
     for bad in ((250, 100), (0,), (100, 100)):
         with pytest.raises(ConfigError, match="decay_at"):
             _cfg(tmp_path, tmp_path, decay_at=bad)
+
+
+def test_the_grid_penalty_trains_and_validation_logs_the_grid_score(photo_dir, tmp_path):
+    train(_cfg(photo_dir, tmp_path / "grid", steps=2, grid_weight=300.0))
+    last = json.loads((tmp_path / "grid" / "log.jsonl").read_text().splitlines()[-1])
+    assert last["val_grid_c16"] > 0 and np.isfinite(last["loss"])
+    with pytest.raises(ValueError, match="grid_weight"):
+        _cfg(photo_dir, tmp_path / "x", grid_weight=-1.0)
