@@ -19,7 +19,7 @@ from compact.evaluation.grid import grid_scores, smooth_picture
 from compact.files import find_images, require_folder
 from compact.training import checkpoint, rate
 from compact.training.data import CropSampler, ImageSet, center_crops, is_holdout
-from compact.training.grid import grid_excess
+from compact.training.grid import periodic_error
 from compact.training.model import CompactAutoencoder
 
 PRECISIONS = ("fp32", "bf16")
@@ -61,8 +61,8 @@ class TrainConfig:
     rate_exponent: float = 0.0
     #: Adam learning rate of the context table's logits (constant; the table tracks the encoder)
     rate_lr: float = 1e-3
-    #: weight of the grid penalty (grid.grid_excess: spectral peaks at periods 4, 8, 16 px above the
-    #: original's) added to the loss; 0: off
+    #: weight of the grid penalty (grid.periodic_error: the error's part that repeats every 4 or 8 px in
+    #: smooth windows) added to the loss; 0: off
     grid_weight: float = 0.0
     #: end this session's share of the run after this step; the schedule still follows ``steps``
     until: int | None = None
@@ -346,7 +346,7 @@ def _step(cfg: TrainConfig, run: _Run, sampler: CropSampler, step: int) -> tuple
     mse = torch.mean((result.image.float() - x) ** 2)
     loss, bpp = mse, None
     if cfg.grid_weight:
-        loss = loss + cfg.grid_weight * grid_excess(result.image, x).mean()
+        loss = loss + cfg.grid_weight * periodic_error(result.image, x).mean()
     if run.rate is not None:
         cells = run.rate.bits_per_cell(result.latent, result.bits)
         per_sample = rate.rate_bpp(cells, result.counts, x.shape[2] * x.shape[3])
