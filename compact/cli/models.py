@@ -67,7 +67,7 @@ def train(
         float, typer.Option(help="Per level, the rate weight times (first level / planes sent) ** this.")
     ] = 0.0,
     grid_weight: Annotated[
-        float, typer.Option(min=0.0, help="Weight of the grid penalty (spectral peaks at 4, 8, 16 px; 0: off).")
+        float, typer.Option(min=0.0, help="Weight of the grid penalty (error repeating every 4 or 8 px; 0: off).")
     ] = 0.0,
     until: Annotated[
         int | None, typer.Option(min=1, help="Stop after this step (the schedule still follows --steps).")
