@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compact import entropy
+from compact import container, entropy
 from compact.bench import median_ms
 from compact.codec import Codec, as_rgb
 
@@ -26,7 +26,7 @@ def measure(path: Path, raw: Codec, coded: Codec, repeat: int) -> tuple[int, int
     if not np.array_equal(raw.decompress_array(v1), coded.decompress_array(v2)):
         raise SystemExit(f"{path.name}: v1 and v2 reconstructions differ")
     header, code, _ = coded.decode_bits(v2)
-    payload = v2[header.header_size : -4]
+    payload = container.read(v2)[1]  # the code alone: the colour block follows it
     ent_ms = median_ms(lambda: entropy.decode(payload, header.latent_shape, coded.context), repeat)
     symbols = coded.decoder_input(code)
     net_ms = median_ms(lambda: coded.backend.decode(symbols), repeat)
