@@ -60,7 +60,7 @@ class ColourCorrection:
         """Decoded HxWx3 uint8 -> corrected HxWx3 uint8 (the formula above, exactly)."""
         d = np.asarray(self.matrix, np.int32).reshape(3, 3).T
         offset = np.asarray(self.offset, np.int32) + SCALE // 2
-        out = np.empty_like(rgb)
+        out = np.empty(rgb.shape, np.uint8)  # C order, so its chunks are views (a transposed input's are not)
         for src, dst in zip(_chunks(rgb), _chunks(out), strict=True):
             x = src.astype(np.int32)
             dst[:] = np.clip((SCALE * x + (x - 128) @ d + offset) >> 7, 0, 255)

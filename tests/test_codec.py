@@ -111,6 +111,7 @@ def test_flat_colours_keep_their_colour(codec, size, rgb):
         assert np.abs(codec.decompress_array(data).astype(int) - img).max() <= 4, quality
     # the negative control: the same stream with its colour block's red offset 8 levels off fails the bound
     header, payload, ext = container.read(data)
+    assert ext.colour is not None
     block = bytearray(ext.colour)
     block[9:11] = (int.from_bytes(block[9:11], "big", signed=True) + 8 * colour.SCALE).to_bytes(2, "big", signed=True)
     wrong = container.write(header, payload, container.Extensions(ext.alpha, ext.icc, bytes(block)))

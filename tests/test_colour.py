@@ -45,9 +45,17 @@ def test_chunked_sums_give_the_same_fit(monkeypatch):
     photo = natural_image(48, 40, seed=2)
     decoded = np.clip(photo.astype(int) * 0.9 + 20, 0, 255).astype(np.uint8)
     whole = colour.fit(decoded, photo)
+    expected = whole.apply(decoded)
     monkeypatch.setattr(colour, "CHUNK", 100)  # 20 chunks, the last one short
     assert colour.fit(decoded, photo) == whole
-    assert np.array_equal(whole.apply(decoded), colour.ColourCorrection(whole.matrix, whole.offset).apply(decoded))
+    assert np.array_equal(whole.apply(decoded), expected)
+
+
+def test_apply_takes_any_memory_layout():
+    correction = colour.ColourCorrection((3, -2, 1, 0, -128, 127, 5, 5, -5), (-300, 1000, 64))
+    x = natural_image(24, 40, seed=4)
+    turned = x.transpose(1, 0, 2)  # a view whose rows are not contiguous
+    assert np.array_equal(correction.apply(turned), correction.apply(np.ascontiguousarray(turned)))
 
 
 def test_a_colour_block_of_the_wrong_size_is_a_format_error():

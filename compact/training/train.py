@@ -17,9 +17,8 @@ from compact.config import ModelConfig
 from compact.errors import ConfigError, DataError
 from compact.evaluation.grid import grid_scores, smooth_picture
 from compact.files import find_images, require_folder
-from compact.training import checkpoint, rate
+from compact.training import checkpoint, grid, rate
 from compact.training.data import CropSampler, ImageSet, center_crops, is_holdout
-from compact.training.grid import periodic_error
 from compact.training.model import CompactAutoencoder
 
 PRECISIONS = ("fp32", "bf16")
@@ -79,6 +78,8 @@ class TrainConfig:
             raise ConfigError(f"flat_fraction must be in [0, 1], got {self.flat_fraction}")
         if self.grid_weight < 0:
             raise ConfigError(f"grid_weight must be >= 0, got {self.grid_weight}")
+        if self.grid_weight and self.crop % grid.WINDOW:
+            raise ConfigError(f"the grid penalty needs crops in multiples of {grid.WINDOW} px, got --crop {self.crop}")
         if self.rate_weight < 0 or self.rate_lr <= 0:
             raise ConfigError(f"rate_weight must be >= 0 and rate_lr > 0, got {self.rate_weight}, {self.rate_lr}")
         if any(m <= 0 for m in self.decay_at) or list(self.decay_at) != sorted(set(self.decay_at)):
@@ -346,7 +347,7 @@ def _step(cfg: TrainConfig, run: _Run, sampler: CropSampler, step: int) -> tuple
     mse = torch.mean((result.image.float() - x) ** 2)
     loss, bpp = mse, None
     if cfg.grid_weight:
-        loss = loss + cfg.grid_weight * periodic_error(result.image, x).mean()
+        loss = loss + cfg.grid_weight * grid.periodic_error(result.image, x).mean()
     if run.rate is not None:
         cells = run.rate.bits_per_cell(result.latent, result.bits)
         per_sample = rate.rate_bpp(cells, result.counts, x.shape[2] * x.shape[3])

@@ -157,3 +157,5 @@ def test_the_grid_penalty_trains_and_validation_logs_the_grid_score(photo_dir, t
     assert last["val_grid_c16"] > 0 and np.isfinite(last["loss"])
     with pytest.raises(ValueError, match="grid_weight"):
         _cfg(photo_dir, tmp_path / "x", grid_weight=-1.0)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        _cfg(photo_dir, tmp_path / "x", grid_weight=1.0, crop=48)
