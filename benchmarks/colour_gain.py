@@ -34,7 +34,7 @@ def main() -> None:
     curves = {name: mean_curves(found)[COMPACT] for name, found in rows.items()}
     print(f"{len(images)} images under {args.data}, model {args.model}")
     for name, points in curves.items():
-        print(f"{name:>8} correction: " + ", ".join(f"{p.bpp:.4f} bpp {p.psnr:.2f} dB {p.msssim:.4f}" for p in points))
+        print(f"{name:>8} correction: " + ", ".join(p.text for p in points))
     for quality in sorted({r.setting for r in rows["with"]}):
         gains = [a.psnr - b.psnr for a, b in zip(rows["with"], rows["without"], strict=True) if a.setting == quality]
         print(f"quality {quality:g}: PSNR gain per image median {statistics.median(gains):+.2f} dB, "
@@ -42,7 +42,7 @@ def main() -> None:
     pair = {"without": curves["without"], COMPACT: curves["with"]}  # bd_rate measures COMPACT against the anchor
     for metric in ("psnr", "msssim"):
         bd = bd_rate(pair, "without", metric)
-        print(f"BD-rate {metric} with vs without: " + (f"{bd.percent:+.1f} %" if bd.percent is not None else bd.note))
+        print(f"BD-rate {metric} with vs without: {bd.text}")
 
 
 if __name__ == "__main__":

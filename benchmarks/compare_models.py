@@ -29,14 +29,12 @@ def main() -> None:
     anchor = args.models[0]
     print(f"{len(images)} images under {args.data}; BD-rate against {anchor} (negative: fewer bytes)")
     for model, points in curves.items():
-        levels = ", ".join(f"{p.bpp:.4f} bpp {p.psnr:.2f} dB {p.msssim:.4f}" for p in points)
+        levels = ", ".join(p.text for p in points)
         print(f"{model}: {levels}")
         if model != anchor:
             pair = {"anchor": curves[anchor], COMPACT: points}
             for metric in ("psnr", "msssim"):
-                bd = bd_rate(pair, "anchor", metric)
-                value = f"{bd.percent:+.1f} %" if bd.percent is not None else bd.note
-                print(f"  BD-rate {metric}: {value}")
+                print(f"  BD-rate {metric}: {bd_rate(pair, 'anchor', metric).text}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ class CurvePoint:
     psnr: float
     msssim: float
 
+    @property
+    def text(self) -> str:
+        """One point as the benchmarks print it: bpp, PSNR, MS-SSIM."""
+        return f"{self.bpp:.4f} bpp {self.psnr:.2f} dB {self.msssim:.4f}"
+
 
 def mean_curves(rows: list[Measurement]) -> dict[str, list[CurvePoint]]:
     """Per codec, the mean over images at each setting, sorted by rate."""
@@ -62,6 +67,11 @@ class BDRate:
     percent: float | None  # negative: COMPACT needs that much less rate for the same quality
     overlap: tuple[float, float] | None  # quality interval both curves cover
     note: str = ""
+
+    @property
+    def text(self) -> str:
+        """The percentage, or why there is none (no overlap, too few points)."""
+        return f"{self.percent:+.1f} %" if self.percent is not None else self.note
 
 
 def bd_rate(curves: dict[str, list[CurvePoint]], anchor: str, metric: str) -> BDRate:

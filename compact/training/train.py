@@ -17,6 +17,7 @@ from compact.config import ModelConfig
 from compact.errors import ConfigError, DataError
 from compact.evaluation.grid import grid_scores, smooth_picture
 from compact.files import find_images, require_folder
+from compact.geometry import to_pixels, to_tensor
 from compact.training import checkpoint, grid, rate
 from compact.training.data import CropSampler, ImageSet, center_crops, is_holdout
 from compact.training.model import CompactAutoencoder
@@ -133,11 +134,11 @@ def validate_grid(model: CompactAutoencoder) -> dict[int, float]:
     was_training = model.training
     model.eval()
     picture = smooth_picture()
-    x = torch.from_numpy(picture.transpose(2, 0, 1)[None].astype(np.float32) / 255).to(next(model.parameters()).device)
+    x = torch.from_numpy(to_tensor(picture)).to(next(model.parameters()).device)
     result = {}
     for level in model.config.levels:
-        decoded = model(x, level)[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-        result[level] = max(grid_scores(picture, np.rint(decoded * 255).astype(np.uint8)).values())
+        decoded = to_pixels(model(x, level)[0].float().cpu().numpy())
+        result[level] = max(grid_scores(picture, decoded).values())
     model.train(was_training)
     return result
 

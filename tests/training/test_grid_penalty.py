@@ -6,11 +6,12 @@ torch = pytest.importorskip("torch")
 from conftest import random_image  # noqa: E402
 
 from compact.evaluation.grid import smooth_picture  # noqa: E402
+from compact.geometry import to_tensor  # noqa: E402
 from compact.training.grid import periodic_error  # noqa: E402
 
 
 def _tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255)
+    return torch.from_numpy(to_tensor(rgb))
 
 
 def _with_lines(x: torch.Tensor, period: int, levels: float = 1.0) -> torch.Tensor:
