@@ -20,6 +20,7 @@ from compact.files import find_images, require_folder
 from compact.geometry import to_pixels, to_tensor
 from compact.training import checkpoint, grid, rate
 from compact.training.data import CropSampler, ImageSet, center_crops, is_holdout
+from compact.training.loss import training_loss
 from compact.training.model import CompactAutoencoder
 
 PRECISIONS = ("fp32", "bf16")
@@ -345,25 +346,18 @@ def _step(cfg: TrainConfig, run: _Run, sampler: CropSampler, step: int) -> tuple
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
         result = run.model.passes(x, generator=run.generator, sign_fraction=cfg.sign_fraction)
-    mse = torch.mean((result.image.float() - x) ** 2)
-    loss, bpp = mse, None
-    if cfg.grid_weight:
-        loss = loss + cfg.grid_weight * grid.periodic_error(result.image, x).mean()
+    terms = training_loss(result, x, grid_weight=cfg.grid_weight, table=run.rate, rate_weight=cfg.rate_weight,
+                          rate_exponent=cfg.rate_exponent, first_level=cfg.model.levels[0])
     if run.rate is not None:
-        cells = run.rate.bits_per_cell(result.latent, result.bits)
-        per_sample = rate.rate_bpp(cells, result.counts, x.shape[2] * x.shape[3])
-        weights = rate.level_weights(result.counts, cfg.rate_weight, cfg.rate_exponent, cfg.model.levels[0])
-        loss = mse + torch.mean(weights * per_sample)
-        bpp = per_sample.mean().item()
         run.rate_optimizer.zero_grad(set_to_none=True)
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    terms.total.backward()
     if cfg.clip:
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip)
     run.optimizer.step()
     if run.rate is not None:
         run.rate_optimizer.step()
-    return mse.item(), bpp
+    return terms.mse.item(), terms.bpp
 
 
 def _validate_and_log(cfg: TrainConfig, run: _Run, val_batch: torch.Tensor, step: int,
