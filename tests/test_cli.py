@@ -114,6 +114,9 @@ def test_train_and_export_commands(tmp_path, tiny_checkpoint):
                  "--channels", 8, "--val", data, "--val-every", 1)  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "best validation PSNR" in res.output and (tmp_path / "run" / "weights.safetensors").is_file()
+    assert "precision: fp32 (requested)" in res.output
+    # one line per validation, also when the output is not a terminal (CliRunner: the bar is not drawn)
+    assert [line.split()[:2] for line in res.output.splitlines() if " dB (" in line] == [["step", "1"], ["step", "2"]]
     res = invoke("export", "--target", "onnx", "--checkpoint", tmp_path / "run", "--out", tmp_path / "model")
     assert res.exit_code == 0, res.output
     assert {"encoder.onnx", "decoder.onnx", "weights.safetensors", "manifest.json"} <= {
@@ -122,6 +125,8 @@ def test_train_and_export_commands(tmp_path, tiny_checkpoint):
     res = invoke("run", "--model", tmp_path / "model", "-b", "onnx", "-o", tmp_path, tmp_path / "data" / "0.png")
     assert res.exit_code == 0, res.output
     assert invoke("train", "--data", data, "--out", tmp_path / "r2", "--crop", 30).exit_code == 1
+    res = invoke("train", "--data", data, "--out", tmp_path / "r3", "--precision", "fp8")
+    assert res.exit_code == 1 and "--precision must be one of fp32, bf16, auto" in res.output
 
 
 def test_missing_extra_is_one_clear_line(monkeypatch):

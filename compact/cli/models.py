@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,7 +50,9 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Restart over an existing run in --out.")] = False,
     precision: Annotated[
-        str, typer.Option(help="fp32, or bf16 (convolutions under bf16 autocast; GDN and loss in fp32).")
+        str,
+        typer.Option(help="fp32; bf16 (convolutions under bf16 autocast; GDN and loss in fp32); or auto (bf16 "
+                     "where the CPU or GPU computes it natively, else fp32)."),
     ] = "fp32",
     channels_last: Annotated[bool, typer.Option(help="NHWC activations (faster on CPU).")] = True,
     ema: Annotated[float, typer.Option(help="Decay of the validated, shipped weight average (0: off).")] = 0.999,
@@ -83,8 +86,11 @@ def train(
     require("train", "torch", "safetensors")
     import torch
 
-    from compact.training.train import TrainConfig
+    from compact.training.precision import CHOICES, choose
+    from compact.training.train import TrainConfig, pick_device
 
+    if precision not in CHOICES:
+        raise CompactError(f"--precision must be one of {', '.join(CHOICES)}, got {precision!r}")
     if crop % 16:
         raise CompactError(f"--crop must be a multiple of 16, got {crop}")
     widths = int_list(encoder_widths, "--encoder-widths"), int_list(decoder_widths, "--decoder-widths")
@@ -99,7 +105,11 @@ def train(
         flat_fraction=flat_fraction, rate_weight=rate_weight, rate_exponent=rate_exponent, until=until,
         decay_at=int_list(decay_at, "--decay-at"), grid_weight=grid_weight,
     )  # fmt: skip
-    result = _train_with_progress(cfg)
+    arithmetic = choose(precision, pick_device())
+    typer.echo(f"precision: {arithmetic.name} ({arithmetic.reason})")
+    if arithmetic.warning:
+        typer.echo(f"warning: {arithmetic.warning}", err=True)
+    result = _train_with_progress(replace(cfg, precision=arithmetic.name))
     typer.echo(f"done: best validation PSNR {result['best_val_psnr']:.2f} dB; weights in {out}")
 
 
@@ -119,6 +129,8 @@ def _train_with_progress(cfg: TrainConfig) -> dict[str, float]:
 
         def report(step: int, m: dict[str, float]) -> None:
             val_txt = f"{m['val_psnr']:.2f} dB" if "val_psnr" in m else progress.tasks[task].fields["val"]
+            if "val_psnr" in m:  # a line that stays, also where the bar is not drawn (output to a file)
+                progress.console.print(validation_line(step, m), highlight=False)
             progress.update(task, completed=step, loss=m["loss"], psnr=m["psnr"], val=val_txt,
                             speed=m["steps_per_s"])  # fmt: skip
 
@@ -127,6 +139,20 @@ def _train_with_progress(cfg: TrainConfig) -> dict[str, float]:
         except KeyboardInterrupt:
             raise CompactError(f"interrupted: the run is saved every {cfg.checkpoint_every} steps; continue it "
                                f"with: {resume_command(sys.argv)}") from None  # fmt: skip
+
+
+def validation_line(step: int, m: dict[str, float]) -> str:
+    """One validation as a line: PSNR (and, where logged, the grid score and bpp) per level."""
+    def per_level(prefix: str, fmt: str) -> str:
+        return "/".join(format(v, fmt) for k, v in m.items() if k.startswith(prefix))
+
+    parts = [f"step {step}", f"val {m['val_psnr']:.2f} dB ({per_level('val_psnr_c', '.2f')})"]
+    if grid := per_level("val_grid_c", ".1f"):
+        parts.append(f"grid {grid}")
+    if bpp := per_level("val_bpp_c", ".4f"):
+        parts.append(f"bpp {bpp}")
+    parts.append(f"{m['steps_per_s']:.2f} steps/s")
+    return "  ".join(parts)
 
 
 def resume_command(argv: list[str]) -> str:

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,8 +23,8 @@ from compact.training import checkpoint, grid, rate
 from compact.training.data import CropSampler, ImageSet, center_crops, is_holdout
 from compact.training.loss import training_loss
 from compact.training.model import CompactAutoencoder
-
-PRECISIONS = ("fp32", "bf16")
+from compact.training.precision import CHOICES as PRECISIONS
+from compact.training.precision import choose as choose_precision
 
 
 @dataclass
@@ -45,7 +46,8 @@ class TrainConfig:
     resume: bool = False
     force: bool = False  # start afresh over an existing run in ``out``
     init: Path | None = None  # warm start: copy every tensor (or its overlapping slice) from these weights
-    #: "bf16": convolutions under bf16 autocast (GDN and the loss stay fp32); "fp32": everything fp32
+    #: "bf16": convolutions under bf16 autocast (GDN and the loss stay fp32); "fp32": everything fp32;
+    #: "auto": bf16 where the device computes it natively, else fp32 (training.precision)
     precision: str = "fp32"
     channels_last: bool = True  # NHWC activations: 1.5x faster convolutions on this CPU (training-facts.md)
     ema: float = 0.999  # decay of the weight average that is validated and shipped; 0 turns it off
@@ -300,6 +302,10 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
     """Train (or resume) into ``cfg.out``; returns the final metrics."""
     cfg = _check_out(cfg)
     device = pick_device()
+    arithmetic = choose_precision(cfg.precision, device)
+    if arithmetic.warning:
+        warnings.warn(arithmetic.warning, stacklevel=2)
+    cfg = replace(cfg, precision=arithmetic.name)
     cfg.out.mkdir(parents=True, exist_ok=True)
     run = _Run(cfg, device)
     sampler, val_batch = _data(cfg, run.rng, device)

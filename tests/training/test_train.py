@@ -116,6 +116,15 @@ def test_precisions_train(photo_dir, tmp_path, precision):
         _cfg(photo_dir, tmp_path / "x", precision="fp8")
 
 
+def test_auto_precision_is_resolved_and_recorded(photo_dir, tmp_path, monkeypatch):
+    import compact.training.precision
+
+    monkeypatch.setattr(compact.training.precision, "native_bf16", lambda device, flags=None: False)
+    with pytest.warns(UserWarning):
+        train(_cfg(photo_dir, tmp_path / "auto", steps=1, precision="auto"))
+    assert json.loads((tmp_path / "auto" / "state.json").read_text())["config"]["precision"] == "fp32"
+
+
 def test_widening_a_trained_model_preserves_what_it_computes(tmp_path):
     from compact.training.checkpoint import save_weights
     from compact.training.model import CompactAutoencoder
