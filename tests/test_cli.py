@@ -104,8 +104,9 @@ def test_every_command_has_help_with_an_example():
         assert res.exit_code == 0 and "Example: compact " + command in res.output
 
 
-def test_train_and_export_commands(tmp_path, tiny_checkpoint):
+def test_train_and_export_commands(tmp_path, tiny_checkpoint, monkeypatch):
     pytest.importorskip("torch")
+    monkeypatch.setenv("COLUMNS", "40")  # narrower than a validation line
     data = tmp_path / "data"
     data.mkdir()
     for i in range(4):
@@ -116,7 +117,9 @@ def test_train_and_export_commands(tmp_path, tiny_checkpoint):
     assert "best validation PSNR" in res.output and (tmp_path / "run" / "weights.safetensors").is_file()
     assert "precision: fp32 (requested)" in res.output
     # one line per validation, also when the output is not a terminal (CliRunner: the bar is not drawn)
-    assert [line.split()[:2] for line in res.output.splitlines() if " dB (" in line] == [["step", "1"], ["step", "2"]]
+    lines = [line for line in res.output.splitlines() if " dB (" in line]
+    assert [line.split()[:2] for line in lines] == [["step", "1"], ["step", "2"]]
+    assert all(line.endswith("steps/s") for line in lines)  # whole lines: not wrapped at the console's width
     res = invoke("export", "--target", "onnx", "--checkpoint", tmp_path / "run", "--out", tmp_path / "model")
     assert res.exit_code == 0, res.output
     assert {"encoder.onnx", "decoder.onnx", "weights.safetensors", "manifest.json"} <= {

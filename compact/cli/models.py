@@ -130,7 +130,7 @@ def _train_with_progress(cfg: TrainConfig) -> dict[str, float]:
         def report(step: int, m: dict[str, float]) -> None:
             val_txt = f"{m['val_psnr']:.2f} dB" if "val_psnr" in m else progress.tasks[task].fields["val"]
             if "val_psnr" in m:  # a line that stays, also where the bar is not drawn (output to a file)
-                progress.console.print(validation_line(step, m), highlight=False)
+                progress.console.print(validation_line(step, m), highlight=False, soft_wrap=True)
             progress.update(task, completed=step, loss=m["loss"], psnr=m["psnr"], val=val_txt,
                             speed=m["steps_per_s"])  # fmt: skip
 
