@@ -72,6 +72,9 @@ def train(
     grid_weight: Annotated[
         float, typer.Option(min=0.0, help="Weight of the grid penalty (error repeating every 4 or 8 px; 0: off).")
     ] = 0.0,
+    freeze_encoder: Annotated[
+        bool, typer.Option("--freeze-encoder", help="Train the decoder alone (the code and its rate stay as they are).")
+    ] = False,
     until: Annotated[
         int | None, typer.Option(min=1, help="Stop after this step (the schedule still follows --steps).")
     ] = None,
@@ -103,7 +106,7 @@ def train(
         val_every=val_every, seed=seed, threads=threads, resume=resume, force=force, init=init,
         precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
         flat_fraction=flat_fraction, rate_weight=rate_weight, rate_exponent=rate_exponent, until=until,
-        decay_at=int_list(decay_at, "--decay-at"), grid_weight=grid_weight,
+        decay_at=int_list(decay_at, "--decay-at"), grid_weight=grid_weight, freeze_encoder=freeze_encoder,
     )  # fmt: skip
     arithmetic = choose(precision, pick_device())
     typer.echo(f"precision: {arithmetic.name} ({arithmetic.reason})")

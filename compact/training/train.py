@@ -67,6 +67,10 @@ class TrainConfig:
     #: weight of the grid penalty (grid.periodic_error: the error's part that repeats every 4 or 8 px in
     #: smooth windows) added to the loss; 0: off
     grid_weight: float = 0.0
+    #: train the decoder alone: the code, and so the rate and the context table's fit, stay exactly what the
+    #: encoder makes. A last phase that fits the decoder to the code it will see (with ``sign_fraction`` 1)
+    #: and can remove the grid (``grid_weight``) without spending a bit.
+    freeze_encoder: bool = False
     #: end this session's share of the run after this step; the schedule still follows ``steps``
     until: int | None = None
     #: steps at which the learning rate drops x0.3 each (empty: at 70% and 90% of ``steps``). A run that
@@ -243,7 +247,8 @@ class _Run:
             if model.config != cfg.model:
                 raise DataError(f"checkpoint in {cfg.out} has {model.config}, not {cfg.model}")
         self.model = _layout(model.to(device), cfg)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.model.encoder.requires_grad_(not cfg.freeze_encoder)
+        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr)
         self.average = _Average(self.model, cfg.ema) if cfg.ema else None
         self.rate: rate.ContextRate | None = None
         if cfg.rate_weight:

@@ -11,6 +11,7 @@ from compact.errors import DataError  # noqa: E402
 from compact.files import find_images  # noqa: E402
 from compact.training.checkpoint import load_model, model_id  # noqa: E402
 from compact.training.data import is_holdout  # noqa: E402
+from compact.training.model import CompactAutoencoder  # noqa: E402
 from compact.training.train import TrainConfig, train  # noqa: E402
 
 
@@ -182,3 +183,20 @@ def test_the_grid_penalty_reaches_the_weights_with_the_rate_term_on(photo_dir, t
     without, with_penalty, again = weights(0.0, "without"), weights(1e5, "with"), weights(0.0, "again")
     assert all(torch.equal(without[k], again[k]) for k in without)  # control: the step is deterministic
     assert any(not torch.equal(without[k], with_penalty[k]) for k in without)
+
+
+def test_a_frozen_encoder_keeps_the_code_and_the_decoder_learns(photo_dir, tmp_path):
+    def run(name, freeze):
+        train(_cfg(photo_dir, tmp_path / name, steps=3, sign_fraction=1.0, freeze_encoder=freeze))
+        return load_model(tmp_path / name).state_dict()
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the run's initial weights (seed 0)
+        start = CompactAutoencoder(ModelConfig(channels=8)).state_dict()
+    with pytest.warns(UserWarning):
+        frozen, free = run("frozen", True), run("free", False)
+    encoder = [k for k in start if k.startswith("encoder.")]
+    decoder = [k for k in start if k.startswith("decoder.")]
+    assert encoder and all(torch.equal(frozen[k], start[k]) for k in encoder)
+    assert any(not torch.equal(frozen[k], start[k]) for k in decoder)
+    assert any(not torch.equal(free[k], start[k]) for k in encoder)  # control: an unfrozen run moves it
