@@ -129,7 +129,7 @@ def test_train_and_export_commands(tmp_path, tiny_checkpoint, monkeypatch):
     assert res.exit_code == 0, res.output
     assert invoke("train", "--data", data, "--out", tmp_path / "r2", "--crop", 30).exit_code == 1
     res = invoke("train", "--data", data, "--out", tmp_path / "r3", "--precision", "fp8")
-    assert res.exit_code == 1 and "--precision must be one of fp32, bf16, auto" in res.output
+    assert res.exit_code == 1 and "precision must be one of fp32, bf16, auto" in res.output
 
 
 def test_missing_extra_is_one_clear_line(monkeypatch):

@@ -46,7 +46,9 @@ def native_bf16(device: torch.device, flags: frozenset[str] | None = None) -> bo
 
 
 def choose(requested: str, device: torch.device, flags: frozenset[str] | None = None) -> Precision:
-    """``requested`` (one of CHOICES) resolved for ``device``."""
+    """``requested`` (one of CHOICES) resolved for ``device``; only ``auto`` and ``bf16`` probe the hardware."""
+    if requested == "fp32":
+        return Precision("fp32", "requested")
     native = native_bf16(device, flags)
     if requested == "auto":
         if native:

@@ -213,9 +213,11 @@ class _Average:
 
     @torch.no_grad()
     def update(self, model: CompactAutoencoder) -> None:
+        """Move the average toward ``model``'s trained parameters (a frozen encoder's stay as they are)."""
         self.updates += 1
         weight = 1.0 - min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), weight)
+        pairs = [(a, p) for a, p in zip(self.model.parameters(), model.parameters(), strict=True) if p.requires_grad]
+        torch._foreach_lerp_([a for a, _ in pairs], [p for _, p in pairs], weight)
 
 
 def _check_out(cfg: TrainConfig) -> TrainConfig:
@@ -231,8 +233,9 @@ class _Run:
     """One training run's state: the model and its average, the optimizer, both random generators, the best
     validation score so far; saved into ``cfg.out`` so that a resumed run continues exactly."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device):
+    def __init__(self, cfg: TrainConfig, device: torch.device, precision: str):
         self.cfg = cfg
+        self.precision = precision  # cfg.precision resolved for this device: "fp32" or "bf16"
         self.rng = np.random.default_rng(cfg.seed)  # crops
         self.generator = torch.Generator(device).manual_seed(cfg.seed)  # binarization and levels; not torch's global
         self.start, self.best = 0, -math.inf
@@ -272,6 +275,10 @@ class _Run:
         self.rate.fit(bits)
 
     def _resume(self, device: torch.device) -> None:
+        saved = json.loads((self.cfg.out / "state.json").read_text())["config"].get("freeze_encoder", False)
+        if saved != self.cfg.freeze_encoder:
+            raise ConfigError(f"the run in {self.cfg.out} was trained with freeze_encoder={saved}: resume it the same "
+                              "way, or start a new run from its weights with --init")  # fmt: skip
         state = checkpoint.load_training_state(self.cfg.out, self.optimizer, self.generator)
         self.start, self.best = state["step"], state["best_val_psnr"]
         self.seconds_before = float(state.get("train_seconds", 0.0))
@@ -297,6 +304,7 @@ class _Run:
         state = {"step": step, "best_val_psnr": self.best, "numpy_rng": self.rng.bit_generator.state,
                  "train_seconds": round(self.seconds_before + seconds, 1),
                  "average_updates": self.average.updates if self.average is not None else 0,
+                 "precision_used": self.precision,
                  "config": {**asdict(cfg), "data": str(cfg.data), "out": str(cfg.out),
                             "val": str(cfg.val) if cfg.val else None,
                             "init": str(cfg.init) if cfg.init else None}}  # fmt: skip
@@ -310,9 +318,8 @@ def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:
     arithmetic = choose_precision(cfg.precision, device)
     if arithmetic.warning:
         warnings.warn(arithmetic.warning, stacklevel=2)
-    cfg = replace(cfg, precision=arithmetic.name)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    run = _Run(cfg, device)
+    run = _Run(cfg, device, arithmetic.name)
     sampler, val_batch = _data(cfg, run.rng, device)
     run.start_table(sampler)
     run.model.train()
@@ -355,7 +362,7 @@ def _step(cfg: TrainConfig, run: _Run, sampler: CropSampler, step: int) -> tuple
     x = torch.from_numpy(sampler.batch(cfg.batch_size)).to(device)
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
         result = run.model.passes(x, generator=run.generator, sign_fraction=cfg.sign_fraction)
     terms = training_loss(result, x, grid_weight=cfg.grid_weight, table=run.rate, rate_weight=cfg.rate_weight,
                           rate_exponent=cfg.rate_exponent, first_level=cfg.model.levels[0])
@@ -380,5 +387,6 @@ def _validate_and_log(cfg: TrainConfig, run: _Run, val_batch: torch.Tensor, step
     if run.rate is not None:
         result.update({f"val_bpp_c{level}": v for level, v in validate_rate(run.shipped, run.rate, val_batch).items()})
     with open(cfg.out / "log.jsonl", "a") as log:
-        log.write(json.dumps({"step": step, "elapsed_s": round(elapsed, 1), **metrics, **result}) + "\n")
+        log.write(json.dumps({"step": step, "elapsed_s": round(elapsed, 1), "precision": run.precision, **metrics,
+                              **result}) + "\n")  # fmt: skip
     return result

@@ -121,9 +121,15 @@ def test_auto_precision_is_resolved_and_recorded(photo_dir, tmp_path, monkeypatc
     import compact.training.precision
 
     monkeypatch.setattr(compact.training.precision, "native_bf16", lambda device, flags=None: False)
-    with pytest.warns(UserWarning):
-        train(_cfg(photo_dir, tmp_path / "auto", steps=1, precision="auto"))
-    assert json.loads((tmp_path / "auto" / "state.json").read_text())["config"]["precision"] == "fp32"
+    with pytest.warns(UserWarning) as record:
+        train(_cfg(photo_dir, tmp_path / "auto", steps=2, precision="auto"))
+    state = json.loads((tmp_path / "auto" / "state.json").read_text())
+    assert state["config"]["precision"] == "auto" and state["precision_used"] == "fp32"
+    assert json.loads((tmp_path / "auto" / "log.jsonl").read_text().splitlines()[0])["precision"] == "fp32"
+    assert not [w for w in record if "emulated" in str(w.message)]
+    with pytest.warns(UserWarning, match="emulated"):  # bf16 asked for where it is emulated: kept, and said
+        train(_cfg(photo_dir, tmp_path / "bf16", steps=1, precision="bf16"))
+    assert json.loads((tmp_path / "bf16" / "state.json").read_text())["precision_used"] == "bf16"
 
 
 def test_widening_a_trained_model_preserves_what_it_computes(tmp_path):
@@ -195,8 +201,13 @@ def test_a_frozen_encoder_keeps_the_code_and_the_decoder_learns(photo_dir, tmp_p
         start = CompactAutoencoder(ModelConfig(channels=8)).state_dict()
     with pytest.warns(UserWarning):
         frozen, free = run("frozen", True), run("free", False)
+    averaged = load_model(tmp_path / "frozen" / "average.safetensors").state_dict()  # what validation and export use
     encoder = [k for k in start if k.startswith("encoder.")]
     decoder = [k for k in start if k.startswith("decoder.")]
-    assert encoder and all(torch.equal(frozen[k], start[k]) for k in encoder)
+    assert encoder and all(torch.equal(frozen[k], start[k]) and torch.equal(averaged[k], start[k]) for k in encoder)
     assert any(not torch.equal(frozen[k], start[k]) for k in decoder)
+    assert any(not torch.equal(averaged[k], start[k]) for k in decoder)
     assert any(not torch.equal(free[k], start[k]) for k in encoder)  # control: an unfrozen run moves it
+    for name, freeze in (("frozen", False), ("free", True)):  # its optimizer holds other tensors: refused
+        with pytest.raises(ValueError, match="freeze_encoder"):
+            train(_cfg(photo_dir, tmp_path / name, steps=5, resume=True, freeze_encoder=freeze))
