@@ -54,7 +54,7 @@ def choose(requested: str, device: torch.device, flags: frozenset[str] | None = 
         if native:
             return Precision("bf16", f"auto: {device.type} computes bf16 natively")
         return Precision("fp32", f"auto: {device.type} has no native bf16")
-    if requested == "bf16" and not native:
+    if not native:  # requested == "bf16"
         return Precision("bf16", "requested", f"{device.type} has no native bf16: it is emulated, and a step "
                          "can take 10x longer than fp32; --precision auto would pick fp32 here")  # fmt: skip
-    return Precision(requested, "requested")
+    return Precision("bf16", "requested")
