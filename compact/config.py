@@ -30,6 +30,10 @@ class ModelConfig:
     #: layers (1/16 resolution up); empty means ``channels`` everywhere (the original architecture).
     encoder_widths: tuple[int, ...] = ()
     decoder_widths: tuple[int, ...] = ()
+    #: A fixed binomial low-pass after the decoder's inner pixel shuffles (1/8, 1/4 and 1/2 resolution): it
+    #: zeroes the period-2 pattern each shuffle can leave there, which the full image shows as a grid of
+    #: periods 16, 8 and 4 px. Not trained and not stored: weights load into either shape.
+    smooth_upsampling: bool = False
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.latent_channels < 1:
@@ -93,6 +97,8 @@ class ModelConfig:
                 data[name] = list(getattr(self, name))
             else:
                 del data[name]
+        if not self.smooth_upsampling:
+            del data["smooth_upsampling"]
         return data
 
     @classmethod
@@ -104,4 +110,5 @@ class ModelConfig:
             levels=tuple(int(v) for v in data.get("levels", ())),  # type: ignore[attr-defined]
             encoder_widths=tuple(int(v) for v in data.get("encoder_widths", ())),  # type: ignore[attr-defined]
             decoder_widths=tuple(int(v) for v in data.get("decoder_widths", ())),  # type: ignore[attr-defined]
+            smooth_upsampling=bool(data.get("smooth_upsampling", False)),
         )

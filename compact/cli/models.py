@@ -41,6 +41,11 @@ def train(
     decoder_widths: Annotated[
         str | None, typer.Option(help="5 decoder hidden widths, e.g. 192,192,128,96,64 (default: N each).")
     ] = None,
+    smooth_upsampling: Annotated[
+        bool,
+        typer.Option("--smooth-upsampling", help="Fixed binomial low-pass after the decoder's inner pixel "
+                     "shuffles: removes the grid of periods 4-16 px."),
+    ] = False,
     init: Annotated[Path | None, typer.Option(help="Warm-start from these weights (overlapping slices).")] = None,
     val: Annotated[Path | None, typer.Option(help="Validation folder (default: hold out 5% of --data).")] = None,
     val_every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 1000,
@@ -95,7 +100,7 @@ def train(
         raise CompactError(f"--crop must be a multiple of 16, got {crop}")
     widths = int_list(encoder_widths, "--encoder-widths"), int_list(decoder_widths, "--decoder-widths")
     model = ModelConfig(channels, latent_channels, levels=int_list(levels, "--levels"), encoder_widths=widths[0],
-                        decoder_widths=widths[1])  # fmt: skip
+                        decoder_widths=widths[1], smooth_upsampling=smooth_upsampling)  # fmt: skip
     if threads:
         torch.set_num_threads(threads)  # this process's setting; the library leaves torch's globals alone
     cfg = TrainConfig(

@@ -27,10 +27,9 @@ class UnsupportedOpError(CompactError):
     """The program contains an op the reference executor does not implement."""
 
 
-def _conv(x: Array, weight: Array, bias: Array | None, strides: Array, pad_type: str, pad: Array,
-          dilations: Array, groups: int) -> Array:  # fmt: skip
-    if int(groups) != 1:
-        raise UnsupportedOpError(f"conv with groups={groups}")
+def _conv(x: Array, weight: Array, strides: Array, pad_type: str, pad: Array, dilations: Array, groups: int,
+          bias: Array | None = None) -> Array:  # fmt: skip
+    """MIL's conv (the program names every input; a convolution without a bias has none)."""
     if pad_type == "valid":
         top = bottom = left = right = 0
     elif pad_type == "custom":
@@ -40,13 +39,17 @@ def _conv(x: Array, weight: Array, bias: Array | None, strides: Array, pad_type:
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     (sh, sw), (dh, dw) = (int(s) for s in strides), (int(d) for d in dilations)
     n, _, h, w = x.shape
-    out_c, _, kh, kw = weight.shape
+    out_c, group_in, kh, kw = weight.shape
+    g = int(groups)  # channels split into g groups, each convolved with its own out_c / g filters
+    x = x.reshape(n, g, group_in, h, w)
+    weight = weight.reshape(g, out_c // g, group_in, kh, kw)
     oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
-    out = np.zeros((n, out_c, oh, ow), dtype=np.float32)
+    out = np.zeros((n, g, out_c // g, oh, ow), dtype=np.float32)
     for i in range(kh):  # one matrix product per kernel tap keeps memory at the size of the output
         for j in range(kw):
-            tap = x[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
-            out += np.einsum("oc,nchw->nohw", weight[:, :, i, j], tap, optimize=True)
+            tap = x[..., i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+            out += np.einsum("goc,ngchw->ngohw", weight[..., i, j], tap, optimize=True)
+    out = out.reshape(n, out_c, oh, ow)
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
     return out

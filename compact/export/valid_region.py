@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from compact.training.model import UpConv
+from compact.training.model import Binomial, UpConv
 
 
 class ValidRegionEncoder(nn.Module):
@@ -61,9 +61,11 @@ class ValidRegionDecoder(nn.Module):
         h = bits
         for layer in self.layers:
             if isinstance(layer, UpConv):
-                h = layer(h * mask)
+                h = layer.shuffle(layer.conv(h * mask))
                 if isinstance(layer.shuffle, nn.PixelShuffle):
                     mask = functional.interpolate(mask, scale_factor=layer.shuffle.upscale_factor, mode="nearest")
+                if isinstance(layer.smooth, Binomial):  # a convolution too: it must read zeros outside
+                    h = layer.smooth(h * mask)
             else:
                 h = layer(h)
         return h + self.offset if self.offset else h

@@ -20,6 +20,25 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2)
 
 
+class Binomial(nn.Module):
+    """Fixed 3x3 binomial low-pass, ([1, 2, 1] / 4) in each direction, applied to each channel alone.
+
+    Its response at the Nyquist frequency is 0. After a pixel shuffle that removes the period-2 pattern
+    the factor**2 sub-pixel filters leave whatever they learn; Sugawara et al. (2019) argue the same for a
+    zero-order hold after up-sampling. A buffer outside the state dict: never trained, never stored.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0]) / 4
+        kernel = (taps[:, None] * taps[None, :]).expand(channels, 1, 3, 3).clone()
+        self.register_buffer("kernel", kernel, persistent=False)
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=self.channels)
+
+
 class UpConv(nn.Module):
     """Sub-pixel up-convolution: conv to ``cout * factor**2`` channels, then pixel shuffle.
 
@@ -28,10 +47,12 @@ class UpConv(nn.Module):
     leaves no checkerboard for training to unlearn.
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, factor: int):
+    def __init__(self, cin: int, cout: int, kernel: int, factor: int, smooth: bool = False):
         super().__init__()
         self.conv = _conv(cin, cout * factor * factor, kernel)
         self.shuffle = nn.PixelShuffle(factor) if factor > 1 else nn.Identity()
+        #: a Binomial after the shuffle when asked for (only where there is a shuffle), else nothing
+        self.smooth = Binomial(cout) if smooth and factor > 1 else nn.Identity()
         if factor > 1:
             with torch.no_grad():
                 # PixelShuffle reads output channel k * factor**2 + s as sub-pixel s of channel k.
@@ -41,7 +62,7 @@ class UpConv(nn.Module):
                 bias.copy_(bias[:, :1].expand_as(bias).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shuffle(self.conv(x))
+        return self.smooth(self.shuffle(self.conv(x)))
 
 
 class Encoder(nn.Module):
@@ -68,14 +89,14 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        w, c = config.decoder_hidden, config.latent_channels
+        w, c, smooth = config.decoder_hidden, config.latent_channels, config.smooth_upsampling
         self.layers = nn.Sequential(
             UpConv(c, w[0], 3, 1), GDN(w[0], inverse=True),
             UpConv(w[0], w[1], 3, 1), GDN(w[1], inverse=True),
-            UpConv(w[1], w[2], 3, 2), GDN(w[2], inverse=True),
-            UpConv(w[2], w[3], 3, 2), GDN(w[3], inverse=True),
-            UpConv(w[3], w[4], 3, 2), GDN(w[4], inverse=True),
-            UpConv(w[4], 3, 3, 2),
+            UpConv(w[1], w[2], 3, 2, smooth), GDN(w[2], inverse=True),
+            UpConv(w[2], w[3], 3, 2, smooth), GDN(w[3], inverse=True),
+            UpConv(w[3], w[4], 3, 2, smooth), GDN(w[4], inverse=True),
+            UpConv(w[4], 3, 3, 2),  # full resolution: a period-2 px pattern is at Nyquist, kept sharp
         )  # fmt: skip
         #: added to the output; the exporter folds it into the last convolution's bias and sets it to 0
         self.offset = 0.5

@@ -69,3 +69,20 @@ def test_export_command_refuses_with_one_error_line(tiny_checkpoint, tmp_path, m
     res = CliRunner().invoke(app, ["export", "-t", "all", "-c", str(tiny_checkpoint), "-o", str(tmp_path / "ok")])
     assert res.exit_code == 0, res.output
     assert "checked against torch: onnx, coreml-reference at 1x1, 100x130, 333x17: all 6 within" in res.output
+
+
+def test_a_smooth_decoder_exports_and_passes_the_check(tmp_path):
+    """--smooth-upsampling adds a fixed depthwise convolution; onnx and the Core ML program (padded inside
+    its shapes at 100x130 and 333x17) must still give torch's numbers, or export_model raises."""
+    import torch
+
+    from compact.config import ModelConfig
+    from compact.export.bundle import export_model
+    from compact.training.checkpoint import save_weights
+    from compact.training.model import CompactAutoencoder
+
+    torch.manual_seed(3)
+    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=True))
+    save_weights(model, tmp_path / "weights.safetensors")
+    manifest = export_model(tmp_path / "weights.safetensors", tmp_path / "model", target="all")
+    assert manifest.config.smooth_upsampling

@@ -86,3 +86,42 @@ def test_warm_start_keeps_the_old_level_exact(tmp_path):
     with torch.no_grad():
         assert torch.allclose(old.eval()(x), new.eval()(x, 4), atol=1e-6)
         assert torch.allclose(old(x), new(x, 8), atol=1e-6)  # new channels enter the decoder at weight 0
+
+
+def _constant_code_output(smooth: bool) -> torch.Tensor:
+    """The decoder's output for a code that is +1 everywhere, with sub-pixel filters that disagree (as
+    training leaves them): inside the picture it repeats every 16 px, and its sub-patterns are the grid."""
+    from compact.training.model import UpConv
+
+    torch.manual_seed(5)
+    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=smooth)).eval()
+    with torch.no_grad():
+        for layer in model.decoder.layers:
+            if isinstance(layer, UpConv):
+                layer.conv.weight.add_(0.3 * torch.randn_like(layer.conv.weight))
+                layer.conv.bias.add_(0.3 * torch.randn_like(layer.conv.bias))
+        out = model.decoder(torch.ones(1, 16, 16, 16))
+    return out[0, :, 96:160, 96:160].double()  # 6 cells in from every border: past the receptive field
+
+
+def _pattern_beyond_period_2(tile: torch.Tensor) -> float:
+    """How far the tile is from repeating every 2 px, relative to its own variation."""
+    step = torch.maximum((tile[:, 2:] - tile[:, :-2]).abs().amax(), (tile[:, :, 2:] - tile[:, :, :-2]).abs().amax())
+    return float(step / (tile.amax() - tile.amin()))
+
+
+def test_smooth_upsampling_leaves_no_pattern_coarser_than_2_px():
+    """On a constant code the binomial after each inner shuffle averages the sub-pixel pattern away exactly,
+    so only the last (full-resolution) stage's period-2 pattern is left: no 4, 8 or 16 px grid."""
+    smooth, plain = _constant_code_output(True), _constant_code_output(False)
+    assert _pattern_beyond_period_2(smooth) < 1e-5
+    assert _pattern_beyond_period_2(plain) > 0.05  # the control: without the filter, periods 4-16 show
+
+
+def test_smooth_upsampling_loads_plain_weights_and_round_trips_its_config():
+    plain = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16))
+    config = ModelConfig(channels=8, latent_channels=16, smooth_upsampling=True)
+    smooth = CompactAutoencoder(config)
+    smooth.load_state_dict(plain.state_dict())  # the filter is not a stored tensor: same keys, same shapes
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    assert "smooth_upsampling" not in ModelConfig(channels=8, latent_channels=16).to_dict()  # ids stay
