@@ -10,8 +10,9 @@ from compact.errors import ModelMismatchError
 from compact.manifest import default_model_dir, installed_model_dir, resolve_model
 
 #: the default models before the current one, oldest first: N = 64 throughout, then the wide model at 52,500,
-#: 77,000 and 99,000 steps
-EARLIER_DEFAULTS = ["7e9c8c208743403b", "6a3456b3cacb766e", "aba01a7ce075c639", "9fd48a1b4c06c714"]
+#: 77,000, 99,000 and 113,000 steps
+EARLIER_DEFAULTS = ["7e9c8c208743403b", "6a3456b3cacb766e", "aba01a7ce075c639", "9fd48a1b4c06c714",
+                    "7d333cbfccbd76af"]
 earlier_default = pytest.mark.parametrize("earlier_id", EARLIER_DEFAULTS)
 
 
