@@ -21,7 +21,7 @@ from compact.bits import binarize, bits_to_symbols
 from compact.codec import Codec
 from compact.geometry import from_model_output, to_model_input
 from compact.metrics import psnr
-from compact.tiling import TileGrid, decode_tiled
+from compact.tiling import decode_tiled
 
 
 def photo_like(height: int, width: int, seed: int = 0) -> Image.Image:
@@ -66,7 +66,7 @@ def main() -> None:
     rgb = np.asarray(photo_like(2048, 2048, seed=1))
     symbols = bits_to_symbols(binarize(codec.backend.encode(to_model_input(rgb))[0]))[None]
     whole = from_model_output(codec.backend.decode(symbols), 2048, 2048)
-    tiled = decode_tiled(symbols, codec.backend.decode, 2048, 2048, TileGrid())
+    tiled = decode_tiled(symbols, codec.backend.decode, 2048, 2048, codec.tiles)
     print(f"tiled vs whole-image decode of one 2048x2048 stream: PSNR {psnr(whole, tiled):.2f} dB")
 
 

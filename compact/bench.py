@@ -107,14 +107,14 @@ def _child(backend: str, image: Path, model: str, repeat: int, threads: int) -> 
     from compact.bits import latent_to_symbols
     from compact.codec import Codec, as_rgb
     from compact.geometry import to_model_input
-    from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
+    from compact.tiling import decode_tiled, encode_tiled, needs_tiling
 
     codec = Codec(model, backend, threads=threads, max_pixels=None)
     rgb = as_rgb(image)
     h, w = rgb.shape[:2]
     channels = codec.bundle.manifest.config.latent_channels
     if needs_tiling(h, w):
-        grid = TileGrid()
+        grid = codec.tiles  # the codec's own tiles, with its model's halo
         latent = encode_tiled(rgb, codec.backend.encode, channels, grid)
         bits = latent_to_symbols(latent)
         enc = median_ms(lambda: encode_tiled(rgb, codec.backend.encode, channels, grid), repeat)

@@ -76,7 +76,7 @@ class Codec:
         #: one-line remarks about the last compress, e.g. that only one frame of an animation was coded
         self.notes: list[str] = []
         #: large images go through the networks in these tiles (exact: the halo covers the receptive field)
-        self.tiles = TileGrid()
+        self.tiles = TileGrid.for_model(self.bundle.manifest.config)
         #: quality used when :meth:`compress` is not given one (None: the model's default)
         self.quality = quality
         self.channels_for(quality)  # fail now, not at the first image

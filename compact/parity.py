@@ -53,7 +53,8 @@ class ParityRow:
 
 
 def _encode(backend: Backend, rgb: np.ndarray, channels: int) -> np.ndarray:
-    """The latent as the codec computes it: whole, or in tiles for images too large for one pass."""
+    """The latent as the codec computes it: whole, or in tiles for images too large for one pass (the same
+    tiles for both runtimes, so the default halo serves any model here)."""
     if needs_tiling(*rgb.shape[:2]):
         return encode_tiled(rgb, backend.encode, channels, TileGrid())
     return backend.encode(to_model_input(rgb))

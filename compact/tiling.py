@@ -9,15 +9,34 @@ are alive at a time; inputs and outputs stay uint8 / bits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from compact.config import STRIDE
+from compact.config import STRIDE, ModelConfig
 from compact.geometry import edge_rows, latent_size, padded_size, to_pixels, to_tensor
 
 Array = np.ndarray
+
+
+#: code cells of context per side that the encoder needs: its receptive field reaches 62 px
+ENCODER_HALO = 4
+
+
+def halo_cells(config: ModelConfig) -> int:
+    """The halo, in code cells, that makes tiles exact for this model: the decoder's reach, rounded up, or the
+    encoder's, whichever is larger.
+
+    Each 3x3 convolution of the decoder reaches one sample of its own resolution: three at 1/16 (one cell
+    each), then one each at 1/8, 1/4 and 1/2 (3.875 cells). The binomial filters of ``smooth_upsampling``
+    add one sample at 1/8, 1/4 and 1/2 (4.75 cells, so 5).
+    """
+    reach = 3 + 1 / 2 + 1 / 4 + 1 / 8
+    if config.smooth_upsampling:
+        reach += 1 / 2 + 1 / 4 + 1 / 8
+    return max(ENCODER_HALO, math.ceil(reach))
 
 
 @dataclass(frozen=True)
@@ -25,7 +44,12 @@ class TileGrid:
     """Tiling of a (h, w) latent grid: cores of ``core`` cells, inputs grown by ``halo`` cells per side."""
 
     core: int = 64  # 1024 px: the halo adds 27% work per tile (it would add 56% at 512 px)
-    halo: int = 4  # 64 px: covers the encoder's receptive field (62 px) and the decoder's (3.9 cells)
+    halo: int = ENCODER_HALO  # 64 px: the default model's (halo_cells); a codec sets its model's
+
+    @classmethod
+    def for_model(cls, config: ModelConfig) -> TileGrid:
+        """The default cores with the halo this model needs."""
+        return cls(halo=halo_cells(config))
 
     def spans(self, size: int) -> Iterator[tuple[int, int, int, int]]:
         """(core start, core end, input start, input end) along one axis, in cells."""

@@ -6,9 +6,10 @@ from conftest import natural_image
 
 from compact.bits import binarize, bits_to_symbols
 from compact.codec import Codec
+from compact.config import STRIDE
 from compact.geometry import from_model_output, to_model_input
 from compact.metrics import psnr
-from compact.tiling import TileGrid, decode_tiled, encode_tiled, needs_tiling
+from compact.tiling import TileGrid, decode_tiled, encode_tiled, halo_cells, needs_tiling
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,40 @@ def test_codec_tiles_large_images():
     tall = natural_image(2100, 40, seed=81)  # taller than any whole-image Core ML shape: tiled
     out = codec.decompress_array(codec.compress(tall))
     assert out.shape == tall.shape and psnr(tall, out) > 10
+
+
+def _decoder_tile_error(smooth: bool, halo: int) -> float:
+    """Largest difference between a tile's core decoded from core + halo and the same pixels decoded whole,
+    relative to the picture's range, with the torch decoder itself (random weights, the sub-pixel filters
+    made to disagree as training leaves them)."""
+    torch = pytest.importorskip("torch")
+    from compact.config import ModelConfig
+    from compact.training.model import CompactAutoencoder, UpConv
+
+    torch.manual_seed(7)
+    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=smooth)).eval()
+    with torch.no_grad():
+        for layer in model.decoder.layers:
+            if isinstance(layer, UpConv):
+                layer.conv.weight.add_(0.02 * torch.randn_like(layer.conv.weight))
+        code = torch.randint(0, 2, (1, 16, 20, 20)).float() * 2 - 1
+        whole = model.decoder(code)
+        r0, r1 = 8, 12  # a core in the middle, so the halo is cut from real neighbours on every side
+        tile = model.decoder(code[:, :, r0 - halo : r1 + halo, r0 - halo : r1 + halo])
+    core = slice(halo * STRIDE, (halo + r1 - r0) * STRIDE)
+    error = tile[:, :, core, core] - whole[:, :, r0 * STRIDE : r1 * STRIDE, r0 * STRIDE : r1 * STRIDE]
+    return float(error.abs().max() / (whole.amax() - whole.amin()))  # relative to the picture's range
+
+
+@pytest.mark.parametrize("smooth", [False, True], ids=["plain", "smooth-upsampling"])
+def test_the_models_halo_covers_its_decoder_and_one_cell_less_does_not(smooth):
+    from compact.config import ModelConfig
+
+    halo = halo_cells(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=smooth))
+    assert halo == (5 if smooth else 4)
+    assert _decoder_tile_error(smooth, halo) < 1e-5
+    assert _decoder_tile_error(smooth, halo - 1) > 1e-3  # the negative control: the reach is real
+
+
+def test_a_codec_tiles_with_its_models_halo(default_bundle):
+    assert Codec("default", "onnx").tiles == TileGrid.for_model(default_bundle.manifest.config) == TileGrid()

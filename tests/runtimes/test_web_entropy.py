@@ -174,3 +174,21 @@ def test_colour_correction_fits_and_applies_as_in_python(tmp_path):
         applied = colour.ColourCorrection.from_bytes(any_block).apply(decoded)
         assert js["applied"] == b64(applied.tobytes())
     assert out[0]["fitted"] is not None and out[1]["fitted"] is not None and out[2]["fitted"] is None
+
+
+def test_the_page_tiles_with_the_python_readers_halo(tmp_path, default_bundle):
+    """The page's tiles must be the Python reader's, halo included, for a plain and a smooth-upsampling
+    decoder (whose filters reach a cell further), or tiled decodes would differ between the two."""
+    from dataclasses import replace
+
+    from compact.config import ModelConfig
+    from compact.tiling import TileGrid
+
+    manifest = json.loads((default_bundle.root / "manifest.json").read_text())
+    smooth = {**manifest, "config": {**manifest["config"], "smooth_upsampling": True}}
+    grids = run_js(tmp_path, {"manifests": [json.dumps(manifest), json.dumps(smooth)]})["grids"]
+    plain_config = default_bundle.manifest.config
+    expected = [TileGrid.for_model(plain_config), TileGrid.for_model(replace(plain_config, smooth_upsampling=True))]
+    assert grids == [{"core": g.core, "halo": g.halo} for g in expected]
+    assert [g["halo"] for g in grids] == [4, 5]
+    assert ModelConfig.from_dict(smooth["config"]).smooth_upsampling  # the key the page reads is the one saved

@@ -2,7 +2,8 @@
 // Usage: node web_check.mjs JOBS.json -> JSON results on stdout.
 //   {"context": "<context.json text>", "entropy": [{"shape": [C, h, w], "code": b64 packed bits, "stream": b64}],
 //    "containers": [b64 stream, ...],
-//    "colour": [{"decoded": b64 RGB, "original": b64 RGB, "block": b64 block to apply}]}
+//    "colour": [{"decoded": b64 RGB, "original": b64 RGB, "block": b64 block to apply}],
+//    "manifests": ["<manifest.json text>", ...]}
 
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { pack, unpack } from "../../compact/runtimes/web/lib/bits.js";
 import { applyColour, fitColour, parseColour } from "../../compact/runtimes/web/lib/colour.js";
 import { read } from "../../compact/runtimes/web/lib/container.js";
 import { contextId, decode, encode, parseContext } from "../../compact/runtimes/web/lib/entropy.js";
+import { parseManifest } from "../../compact/runtimes/web/lib/model.js";
 
 globalThis.crypto ??= webcrypto; // Node 18 has no global crypto
 
@@ -17,7 +19,7 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 const bytes = (text) => new Uint8Array(Buffer.from(text, "base64"));
 
 const jobs = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const result = { entropy: [], containers: [], colour: [] };
+const result = { entropy: [], containers: [], colour: [], grids: [] };
 if (jobs.context) {
   const context = parseContext(jobs.context);
   result.context_id = await contextId(context);
@@ -55,4 +57,5 @@ for (const job of jobs.colour ?? []) {
   applyColour(decoded, parseColour(bytes(job.block)));
   result.colour.push({ fitted: fitted && b64(fitted), applied: b64(rgb(decoded)) });
 }
+for (const text of jobs.manifests ?? []) result.grids.push(parseManifest(text).grid);
 process.stdout.write(JSON.stringify(result));

@@ -6,7 +6,6 @@ import * as ort from "./ort/ort.min.mjs";
 import { decodeAlphaBlock } from "./lib/alpha.js";
 import { MAX_PIXELS, compress, decompress } from "./lib/codec.js";
 import { CompactError, ImageError } from "./lib/errors.js";
-import { GRID } from "./lib/image.js";
 import { loadModel } from "./lib/model.js";
 import { encodeGreyPng } from "./lib/png.js";
 import { createRuntime } from "./lib/runtime.js";
@@ -15,7 +14,8 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 // ?tile=N decodes and encodes in tiles of N code cells whatever the size (to test the tiled path).
 const tile = Number(params.get("tile")) || 0;
-const tiling = tile ? { grid: { core: tile, halo: GRID.halo }, forceTiles: true } : {};
+/** Options that force tiles of `tile` cells with the model's own halo, or none. */
+const tiling = () => (tile ? { grid: { core: tile, halo: model.grid.halo }, forceTiles: true } : {});
 let model;
 let runtime;
 let seq = 0;
@@ -103,7 +103,7 @@ async function compressImage(file) {
   if (!opaque) alphaPng = await encodeGreyPng(alpha, width, height);
   const t0 = performance.now();
   const stream = await compress(rgba, width, height, model, runtime,
-    { quality: Number($("quality").value), alphaPng, ...tiling });
+    { quality: Number($("quality").value), alphaPng, ...tiling() });
   return { stream, encodeMs: performance.now() - t0 };
 }
 
@@ -114,7 +114,7 @@ async function handle(file) {
     let stream = bytes;
     let encodeMs = null;
     if (isImage(bytes, file)) ({ stream, encodeMs } = await compressImage(file));
-    const r = await decompress(stream, model, runtime, { decodeAlpha: decodeAlphaBlock, ...tiling });
+    const r = await decompress(stream, model, runtime, { decodeAlpha: decodeAlphaBlock, ...tiling() });
     const { width, height, channels, version } = r.header;
     draw(r.rgba, width, height);
     const bpp = (stream.length * 8) / (width * height);

@@ -6,7 +6,7 @@ import { applyColour, fitColour, parseColour } from "./colour.js";
 import { ENTROPY_CODED, RAW, STRIDE, latentSize, read, write } from "./container.js";
 import * as entropy from "./entropy.js";
 import { ImageError, ModelMismatchError } from "./errors.js";
-import { GRID, modelInput, needsTiling, spans, writePixels } from "./image.js";
+import { modelInput, needsTiling, spans, writePixels } from "./image.js";
 
 /** Pillow's decompression-bomb threshold, the Python reader's default limit. */
 export const MAX_PIXELS = 89478485;
@@ -42,7 +42,7 @@ export function parseStream(data, model, maxPixels = MAX_PIXELS) {
  * Decode a stream to RGBA pixels (alpha 255 unless the stream has an alpha block, which `decodeAlpha`
  * turns into a plane). Returns {header, rgba, icc, timings: {entropy, network} in ms, tiles}.
  */
-export async function decompress(data, model, runtime, { decodeAlpha = null, grid = GRID, forceTiles = false } = {}) {
+export async function decompress(data, model, runtime, { decodeAlpha = null, grid = model.grid, forceTiles = false } = {}) {
   const t0 = now();
   const { header, code, alpha, icc, colour } = parseStream(data, model);
   const t1 = now();
@@ -128,7 +128,7 @@ async function encodeLatent(rgba, width, height, model, runtime, grid, forceTile
  * (unless `colour` is false) the colour block fitted on this runtime's decode of the code.
  */
 export async function compress(rgba, width, height, model, runtime,
-  { quality = model.defaultQuality, alphaPng = null, grid = GRID, forceTiles = false, colour = true } = {}) {
+  { quality = model.defaultQuality, alphaPng = null, grid = model.grid, forceTiles = false, colour = true } = {}) {
   if (!(width >= 1 && height >= 1 && width <= 65535 && height <= 65535)) {
     throw new ImageError(`${width}x${height} exceeds the format's limit of 65535 px per side`);
   }

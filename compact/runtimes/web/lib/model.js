@@ -3,6 +3,7 @@
 
 import { ModelError } from "./errors.js";
 import { contextId, parseContext } from "./entropy.js";
+import { GRID, haloCells } from "./image.js";
 
 const BIT_ORDER = "chw-c-order;plus1=1;msb-first";
 
@@ -33,6 +34,8 @@ export function parseManifest(text) {
     levels,
     // The paper's operating point (16 channels) when the model offers it, else the top level.
     defaultQuality: levels.includes(16) ? levels.indexOf(16) + 1 : levels.length,
+    // The Python reader's tiles, with the halo this model's decoder needs.
+    grid: { core: GRID.core, halo: haloCells(m.config) },
     context: null,
     contextId: null,
   };
