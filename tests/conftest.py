@@ -63,6 +63,24 @@ def default_bundle():
     return resolve_model("default")
 
 
+def tiny_model_with_loose_subpixels(seed: int, scale: float, bias_scale: float = 0.0, smooth: bool = False):
+    """A small random model (N=8, C=16) in eval mode whose up-convolutions' sub-pixel filters disagree by
+    ``scale`` of noise, as training leaves them (their initialisation makes them agree); torch's RNG is seeded
+    with ``seed`` first, so what a test draws after this is fixed too."""
+    torch = pytest.importorskip("torch")
+    from compact.config import ModelConfig
+    from compact.training.model import CompactAutoencoder, UpConv
+
+    torch.manual_seed(seed)
+    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=smooth)).eval()
+    with torch.no_grad():
+        for layer in model.decoder.layers:
+            if isinstance(layer, UpConv):
+                layer.conv.weight.add_(scale * torch.randn_like(layer.conv.weight))
+                layer.conv.bias.add_(bias_scale * torch.randn_like(layer.conv.bias))
+    return model
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small randomly initialised model (N=8), quick to export."""

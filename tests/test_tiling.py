@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import natural_image
+from conftest import natural_image, tiny_model_with_loose_subpixels
 
 from compact.bits import binarize, bits_to_symbols
 from compact.codec import Codec
@@ -65,15 +65,8 @@ def _decoder_tile_error(smooth: bool, halo: int) -> float:
     relative to the picture's range, with the torch decoder itself (random weights, the sub-pixel filters
     made to disagree as training leaves them)."""
     torch = pytest.importorskip("torch")
-    from compact.config import ModelConfig
-    from compact.training.model import CompactAutoencoder, UpConv
-
-    torch.manual_seed(7)
-    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=smooth)).eval()
+    model = tiny_model_with_loose_subpixels(seed=7, scale=0.02, smooth=smooth)
     with torch.no_grad():
-        for layer in model.decoder.layers:
-            if isinstance(layer, UpConv):
-                layer.conv.weight.add_(0.02 * torch.randn_like(layer.conv.weight))
         code = torch.randint(0, 2, (1, 16, 20, 20)).float() * 2 - 1
         whole = model.decoder(code)
         r0, r1 = 8, 12  # a core in the middle, so the halo is cut from real neighbours on every side

@@ -91,15 +91,10 @@ def test_warm_start_keeps_the_old_level_exact(tmp_path):
 def _constant_code_output(smooth: bool) -> torch.Tensor:
     """The decoder's output for a code that is +1 everywhere, with sub-pixel filters that disagree (as
     training leaves them): inside the picture it repeats every 16 px, and its sub-patterns are the grid."""
-    from compact.training.model import UpConv
+    from conftest import tiny_model_with_loose_subpixels
 
-    torch.manual_seed(5)
-    model = CompactAutoencoder(ModelConfig(channels=8, latent_channels=16, smooth_upsampling=smooth)).eval()
+    model = tiny_model_with_loose_subpixels(seed=5, scale=0.3, bias_scale=0.3, smooth=smooth)
     with torch.no_grad():
-        for layer in model.decoder.layers:
-            if isinstance(layer, UpConv):
-                layer.conv.weight.add_(0.3 * torch.randn_like(layer.conv.weight))
-                layer.conv.bias.add_(0.3 * torch.randn_like(layer.conv.bias))
         out = model.decoder(torch.ones(1, 16, 16, 16))
     return out[0, :, 96:160, 96:160].double()  # 6 cells in from every border: past the receptive field
 
