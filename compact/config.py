@@ -12,6 +12,13 @@ STRIDE = 16
 HIDDEN_LAYERS = 5
 
 
+def _flag(value: object, name: str) -> bool:
+    """A saved config's switch: only a JSON true or false (bool("false") would be True)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of a COMPACT auto-encoder.
@@ -110,5 +117,5 @@ class ModelConfig:
             levels=tuple(int(v) for v in data.get("levels", ())),  # type: ignore[attr-defined]
             encoder_widths=tuple(int(v) for v in data.get("encoder_widths", ())),  # type: ignore[attr-defined]
             decoder_widths=tuple(int(v) for v in data.get("decoder_widths", ())),  # type: ignore[attr-defined]
-            smooth_upsampling=bool(data.get("smooth_upsampling", False)),
+            smooth_upsampling=_flag(data.get("smooth_upsampling", False), "smooth_upsampling"),
         )

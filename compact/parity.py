@@ -52,30 +52,32 @@ class ParityRow:
         return self.decoder_psnr >= bounds.min_decoder_psnr and self.flipped_fraction <= bounds.max_flipped
 
 
-def _encode(backend: Backend, rgb: np.ndarray, channels: int) -> np.ndarray:
-    """The latent as the codec computes it: whole, or in tiles for images too large for one pass (the same
-    tiles for both runtimes, so the default halo serves any model here)."""
+def _encode(backend: Backend, rgb: np.ndarray, channels: int, grid: TileGrid) -> np.ndarray:
+    """The latent as the codec computes it: whole, or in tiles for images too large for one pass."""
     if needs_tiling(*rgb.shape[:2]):
-        return encode_tiled(rgb, backend.encode, channels, TileGrid())
+        return encode_tiled(rgb, backend.encode, channels, grid)
     return backend.encode(to_model_input(rgb))
 
 
-def _decode(backend: Backend, symbols: np.ndarray, height: int, width: int) -> np.ndarray:
+def _decode(backend: Backend, symbols: np.ndarray, height: int, width: int, grid: TileGrid) -> np.ndarray:
     """The decoded picture in [0, 1]: whole (float, before rounding), or tiled (the codec's 8-bit output)."""
     if needs_tiling(height, width):
-        return decode_tiled(symbols, backend.decode, width, height, TileGrid()).astype(np.float32) / np.float32(255)
+        return decode_tiled(symbols, backend.decode, width, height, grid).astype(np.float32) / np.float32(255)
     return backend.decode(symbols)
 
 
 def compare(reference: Backend, candidate: Backend, rgb: np.ndarray, image: str = "", precision: str = "fp32",
-            name: str | None = None, channels: int | None = None) -> ParityRow:  # fmt: skip
+            name: str | None = None, channels: int | None = None,
+            grid: TileGrid | None = None) -> ParityRow:  # fmt: skip
     """Encode with both; decode the reference's bits with both, so the decoder is judged on equal input.
     Images too large for one pass go through the codec's tiles in both runtimes alike (``channels``: the
-    model's code planes, needed for those)."""
+    model's code planes, needed for those; ``grid``: the model's tiles, TileGrid.for_model, default halo
+    if not given)."""
+    grid = grid or TileGrid()
     height, width = rgb.shape[:2]
     if needs_tiling(height, width) and channels is None:
         raise ConfigError(f"comparing a {width}x{height} image goes through tiles: pass the model's channels")
-    lat_ref, lat_new = _encode(reference, rgb, channels or 0), _encode(candidate, rgb, channels or 0)
+    lat_ref, lat_new = _encode(reference, rgb, channels or 0, grid), _encode(candidate, rgb, channels or 0, grid)
     bits = latent_to_symbols(lat_ref)
     return ParityRow(
         image=image,
@@ -84,7 +86,8 @@ def compare(reference: Backend, candidate: Backend, rgb: np.ndarray, image: str 
         latent_max_abs_diff=float(np.abs(lat_ref - lat_new).max()),
         flipped_bits=int(np.count_nonzero((lat_ref >= 0) != (lat_new >= 0))),
         total_bits=int(lat_ref.size),
-        decoder_psnr=psnr(_decode(reference, bits, height, width), _decode(candidate, bits, height, width), peak=1.0),
+        decoder_psnr=psnr(_decode(reference, bits, height, width, grid), _decode(candidate, bits, height, width, grid),
+                          peak=1.0),
     )
 
 
@@ -120,11 +123,11 @@ def run_parity(images: list[tuple[str, ImageLike]], model: str | ModelBundle | N
     reference = get_backend(REFERENCE, bundle)
     backends, skipped = runnable_backends(bundle)
     report = ParityReport(bundle.manifest.model_id, [], skipped)
-    channels = bundle.manifest.config.latent_channels
+    channels, grid = bundle.manifest.config.latent_channels, TileGrid.for_model(bundle.manifest.config)
     for name, image in images:
         rgb = as_rgb(image)
         for backend in backends:
-            row = compare(reference, backend, rgb, name, backend.precision, channels=channels)
+            row = compare(reference, backend, rgb, name, backend.precision, channels=channels, grid=grid)
             report.rows.append(row)
             if progress is not None:
                 progress(row)

@@ -7,10 +7,14 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_COREMLTOOLS = importlib.util.find_spec("coremltools") is not None
@@ -63,7 +67,8 @@ def default_bundle():
     return resolve_model("default")
 
 
-def tiny_model_with_loose_subpixels(seed: int, scale: float, bias_scale: float = 0.0, smooth: bool = False):
+def tiny_model_with_loose_subpixels(seed: int, scale: float, bias_scale: float = 0.0,
+                                    smooth: bool = False) -> torch.nn.Module:  # fmt: skip
     """A small random model (N=8, C=16) in eval mode whose up-convolutions' sub-pixel filters disagree by
     ``scale`` of noise, as training leaves them (their initialisation makes them agree); torch's RNG is seeded
     with ``seed`` first, so what a test draws after this is fixed too."""

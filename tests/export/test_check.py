@@ -86,3 +86,6 @@ def test_a_smooth_decoder_exports_and_passes_the_check(tmp_path):
     save_weights(model, tmp_path / "weights.safetensors")
     manifest = export_model(tmp_path / "weights.safetensors", tmp_path / "model", target="all")
     assert manifest.config.smooth_upsampling
+    from compact.codec import Codec
+
+    assert Codec(tmp_path / "model", "onnx").tiles.halo == 5  # its filters reach a cell further (tiling.py)

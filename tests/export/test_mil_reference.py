@@ -169,3 +169,27 @@ def test_fp16_program_is_measurably_less_exact_than_fp32(exports):
     mislabelled = MilReferenceBackend(exports["fp16"])
     mislabelled.encoder = MilProgramExecutor(exports["fp32"].file("coreml_encoder"))
     assert not latent_diff(mislabelled) >= 100 * fp32
+
+
+def test_grouped_convolution_matches_torch_and_a_swapped_group_order_does_not():
+    """MIL's conv with groups > 1 (the smooth decoder's depthwise filter is one): several output channels per
+    group, distinct filters, stride, dilation and uneven padding, against torch's conv2d."""
+    import torch
+
+    from compact.export.mil_reference import _conv
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(1, 6, 9, 11)).astype(np.float32)
+    weight = rng.normal(size=(9, 2, 3, 3)).astype(np.float32)  # 3 groups: 2 in, 3 out each
+    bias = rng.normal(size=9).astype(np.float32)
+
+    def run(w: np.ndarray) -> np.ndarray:
+        return _conv(x, w, strides=np.array([2, 1]), pad_type="custom", pad=np.array([1, 0, 2, 1]),
+                     dilations=np.array([1, 2]), groups=3, bias=bias)  # fmt: skip
+
+    padded = torch.nn.functional.pad(torch.from_numpy(x), (2, 1, 1, 0))  # (left, right, top, bottom)
+    expected = torch.nn.functional.conv2d(padded, torch.from_numpy(weight), torch.from_numpy(bias), stride=(2, 1),
+                                          dilation=(1, 2), groups=3).numpy()  # fmt: skip
+    assert np.abs(run(weight) - expected).max() < 1e-5
+    swapped = np.concatenate([weight[3:6], weight[:3], weight[6:]])  # groups 1 and 2 exchanged: the control
+    assert np.abs(run(swapped) - expected).max() > 0.1

@@ -3,6 +3,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from compact.config import ModelConfig  # noqa: E402
+from compact.errors import ConfigError  # noqa: E402
 from compact.training.gdn import GDN  # noqa: E402
 from compact.training.model import CompactAutoencoder, sign_binarize, stochastic_binarize  # noqa: E402
 
@@ -120,3 +121,5 @@ def test_smooth_upsampling_loads_plain_weights_and_round_trips_its_config():
     smooth.load_state_dict(plain.state_dict())  # the filter is not a stored tensor: same keys, same shapes
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert "smooth_upsampling" not in ModelConfig(channels=8, latent_channels=16).to_dict()  # ids stay
+    with pytest.raises(ConfigError, match="smooth_upsampling must be true or false"):
+        ModelConfig.from_dict({**config.to_dict(), "smooth_upsampling": "false"})  # bool("false") is True
