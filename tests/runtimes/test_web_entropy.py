@@ -192,3 +192,17 @@ def test_the_page_tiles_with_the_python_readers_halo(tmp_path, default_bundle):
     assert grids == [{"core": g.core, "halo": g.halo} for g in expected]
     assert [g["halo"] for g in grids] == [4, 5]
     assert ModelConfig.from_dict(smooth["config"]).smooth_upsampling  # the key the page reads is the one saved
+
+
+def test_the_pages_decoder_uses_its_models_halo_by_default(tmp_path, default_bundle):
+    """A 1,040-px-wide stream is 65 cells: forced tiles of 64 give a second tile of 1 cell plus the halo,
+    so the network sees 5 cells wide for the plain manifest and 6 for a smooth one (same model id)."""
+    from compact.codec import Codec
+
+    codec = Codec("default", "onnx", entropy_coding=False, colour_correction=False)
+    stream = codec.compress(np.full((16, 1040, 3), 128, np.uint8))
+    manifest = json.loads((default_bundle.root / "manifest.json").read_text())
+    smooth = {**manifest, "config": {**manifest["config"], "smooth_upsampling": True}}
+    jobs = [{"manifest": json.dumps(m), "stream": b64(stream)} for m in (manifest, smooth)]
+    tiles = run_js(tmp_path, {"tiling": jobs})["tiles"]
+    assert tiles == [[[1, 65], [1, 5]], [[1, 65], [1, 6]]]

@@ -3,7 +3,8 @@
 //   {"context": "<context.json text>", "entropy": [{"shape": [C, h, w], "code": b64 packed bits, "stream": b64}],
 //    "containers": [b64 stream, ...],
 //    "colour": [{"decoded": b64 RGB, "original": b64 RGB, "block": b64 block to apply}],
-//    "manifests": ["<manifest.json text>", ...]}
+//    "manifests": ["<manifest.json text>", ...],
+//    "tiling": [{"manifest": "<manifest.json text>", "stream": b64 version 1 stream}]}
 
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { pack, unpack } from "../../compact/runtimes/web/lib/bits.js";
 import { applyColour, fitColour, parseColour } from "../../compact/runtimes/web/lib/colour.js";
 import { read } from "../../compact/runtimes/web/lib/container.js";
 import { contextId, decode, encode, parseContext } from "../../compact/runtimes/web/lib/entropy.js";
+import { decompress } from "../../compact/runtimes/web/lib/codec.js";
 import { parseManifest } from "../../compact/runtimes/web/lib/model.js";
 
 globalThis.crypto ??= webcrypto; // Node 18 has no global crypto
@@ -19,7 +21,7 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 const bytes = (text) => new Uint8Array(Buffer.from(text, "base64"));
 
 const jobs = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const result = { entropy: [], containers: [], colour: [], grids: [] };
+const result = { entropy: [], containers: [], colour: [], grids: [], tiles: [] };
 if (jobs.context) {
   const context = parseContext(jobs.context);
   result.context_id = await contextId(context);
@@ -58,4 +60,11 @@ for (const job of jobs.colour ?? []) {
   result.colour.push({ fitted: fitted && b64(fitted), applied: b64(rgb(decoded)) });
 }
 for (const text of jobs.manifests ?? []) result.grids.push(parseManifest(text).grid);
+// The tiles the page's decoder asks the network for (forced tiles, default grid), with a stand-in network.
+for (const job of jobs.tiling ?? []) {
+  const shapes = [];
+  const runtime = { decode: async (tile, channels, h, w) => { shapes.push([h, w]); return new Float32Array(3 * h * w * 256); } };
+  await decompress(bytes(job.stream), parseManifest(job.manifest), runtime, { forceTiles: true });
+  result.tiles.push(shapes);
+}
 process.stdout.write(JSON.stringify(result));
