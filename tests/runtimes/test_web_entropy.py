@@ -176,6 +176,12 @@ def test_colour_correction_fits_and_applies_as_in_python(tmp_path):
     assert out[0]["fitted"] is not None and out[1]["fitted"] is not None and out[2]["fitted"] is None
 
 
+def _plain_and_smooth_manifests(bundle) -> tuple[dict, dict]:  # noqa: ANN001
+    """The bundle's manifest, and the same with ``smooth_upsampling`` on (same model id)."""
+    manifest = json.loads((bundle.root / "manifest.json").read_text())
+    return manifest, {**manifest, "config": {**manifest["config"], "smooth_upsampling": True}}
+
+
 def test_the_page_tiles_with_the_python_readers_halo(tmp_path, default_bundle):
     """The page's tiles must be the Python reader's, halo included, for a plain and a smooth-upsampling
     decoder (whose filters reach a cell further), or tiled decodes would differ between the two."""
@@ -184,8 +190,7 @@ def test_the_page_tiles_with_the_python_readers_halo(tmp_path, default_bundle):
     from compact.config import ModelConfig
     from compact.tiling import TileGrid
 
-    manifest = json.loads((default_bundle.root / "manifest.json").read_text())
-    smooth = {**manifest, "config": {**manifest["config"], "smooth_upsampling": True}}
+    manifest, smooth = _plain_and_smooth_manifests(default_bundle)
     grids = run_js(tmp_path, {"manifests": [json.dumps(manifest), json.dumps(smooth)]})["grids"]
     plain_config = default_bundle.manifest.config
     expected = [TileGrid.for_model(plain_config), TileGrid.for_model(replace(plain_config, smooth_upsampling=True))]
@@ -201,8 +206,7 @@ def test_the_pages_decoder_uses_its_models_halo_by_default(tmp_path, default_bun
 
     codec = Codec("default", "onnx", entropy_coding=False, colour_correction=False)
     stream = codec.compress(np.full((16, 1040, 3), 128, np.uint8))
-    manifest = json.loads((default_bundle.root / "manifest.json").read_text())
-    smooth = {**manifest, "config": {**manifest["config"], "smooth_upsampling": True}}
+    manifest, smooth = _plain_and_smooth_manifests(default_bundle)
     jobs = [{"manifest": json.dumps(m), "stream": b64(stream)} for m in (manifest, smooth)]
     tiles = run_js(tmp_path, {"tiling": jobs})["tiles"]
     assert tiles == [[[1, 65], [1, 5]], [[1, 65], [1, 6]]]

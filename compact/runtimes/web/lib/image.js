@@ -6,6 +6,8 @@ import { STRIDE } from "./container.js";
 
 /** The tile grid of the Python reader: cores of 64 cells (1024 px), halo 4 cells (64 px) for the plain decoder. */
 export const GRID = { core: 64, halo: 4 };
+export const WHOLE_IMAGE_PIXELS = 4194304;
+export const MAX_WHOLE_SIDE = 2048;
 
 /**
  * The halo that makes tiles exact for a model (compact/tiling.py, halo_cells): the decoder's 3x3
@@ -15,8 +17,6 @@ export function haloCells(config) {
   const reach = 3 + 1 / 2 + 1 / 4 + 1 / 8 + (config?.smooth_upsampling ? 1 / 2 + 1 / 4 + 1 / 8 : 0);
   return Math.max(GRID.halo, Math.ceil(reach));
 }
-export const WHOLE_IMAGE_PIXELS = 4194304;
-export const MAX_WHOLE_SIDE = 2048;
 
 export function needsTiling(height, width) {
   const hp = Math.ceil(height / STRIDE) * STRIDE;
