@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from compact import bits, colour, container, entropy, roles
-from compact.errors import ImageError, ModelMismatchError
+from compact.errors import ImageError, ModelError, ModelMismatchError
 from compact.geometry import from_model_output, to_model_input
 from compact.manifest import ModelBundle, installed_model_dir, resolve_model
 from compact.picture import (
@@ -66,6 +66,8 @@ class Codec:
         self.timings: dict[str, float] = {}
         #: the model's context model, used to write version 2 streams and needed to read them
         self.context = self._load_context()
+        #: context models this folder kept from before its current one, by id: they only read old streams
+        self.earlier_contexts = self._load_earlier_contexts()
         self.entropy_coding = entropy_coding
         #: compress also decodes, fits a colour correction to the original and stores it (colour.py): better
         #: colours for a decode's worth of extra time; False writes streams without it
@@ -89,6 +91,22 @@ class Codec:
         if roles.CONTEXT not in self.bundle.manifest.files:
             return None
         return entropy.ContextModel.from_json(self.bundle.file(roles.CONTEXT).read_text())
+
+    def _load_earlier_contexts(self) -> dict[str, entropy.ContextModel]:
+        found = {}
+        for role in self.bundle.manifest.files:
+            if role.startswith(roles.EARLIER_CONTEXT):
+                model = entropy.ContextModel.from_json(self.bundle.file(role).read_text())
+                if roles.earlier_context(model.context_id) != role:
+                    raise ModelError(f"{self.bundle.root}: {role} holds context model {model.context_id}")
+                found[model.context_id] = model
+        return found
+
+    def _context_of(self, context_id: bytes) -> entropy.ContextModel | None:
+        """The table a version 2 stream names: the current one or one kept from before it."""
+        if self.context is not None and context_id == self.context.context_id_bytes:
+            return self.context
+        return self.earlier_contexts.get(context_id.hex())
 
     @property
     def model_id(self) -> str:
@@ -185,13 +203,14 @@ class Codec:
             )
         if header.version == container.RAW:
             return header, bits.unpack(payload, header.latent_shape), extensions
-        if self.context is None or header.context_id != self.context.context_id_bytes:
-            have = self.context.context_id if self.context else "none"
+        context = self._context_of(header.context_id)
+        if context is None:
+            have = ", ".join([self.context.context_id] if self.context else []) or "none"
             raise ModelMismatchError(
                 f"stream was entropy-coded with context model {header.context_id.hex()}, this model has {have}"
             )
         t0 = time.perf_counter()
-        code = entropy.decode(payload, header.latent_shape, self.context)
+        code = entropy.decode(payload, header.latent_shape, context)
         self.timings["entropy_decode"] = (time.perf_counter() - t0) * 1e3
         return header, code, extensions
 

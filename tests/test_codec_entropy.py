@@ -7,7 +7,7 @@ import pytest
 from conftest import natural_image
 from PIL import Image
 
-from compact import container, entropy
+from compact import container, entropy, roles
 from compact.codec import Codec
 from compact.context_fit import fit_context
 from compact.errors import ModelMismatchError
@@ -21,9 +21,9 @@ def model_dirs(tmp_path_factory):
     plain = root / "plain"
     shutil.copytree(default_model_dir(), plain, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
     bundle = ModelBundle.load(plain)
-    bundle.manifest.files.pop("context", None)
-    bundle.register("weights", bundle.manifest.files["weights"])  # rewrites the manifest without the context
-    (plain / entropy.CONTEXT_FILE).unlink(missing_ok=True)
+    for role in [r for r in bundle.manifest.files if r == "context" or r.startswith(roles.EARLIER_CONTEXT)]:
+        (plain / bundle.manifest.files.pop(role)).unlink()
+    bundle.register("weights", bundle.manifest.files["weights"])  # rewrites the manifest without the contexts
     fitted = root / "fitted"
     shutil.copytree(plain, fitted)
     photos = root / "photos"
@@ -61,7 +61,7 @@ def test_version_2_needs_the_same_context_model(model_dirs):
     other = Codec(fitted, "onnx")
     table = other.context.table.copy()
     table[0, 0, 0] = 1 + table[0, 0, 0] % 60000
-    other.context = entropy.ContextModel(table)
+    other.context = entropy.ContextModel(table, other.context.parents)
     with pytest.raises(ModelMismatchError, match="context model"):
         other.decompress_array(v2)
 
@@ -71,7 +71,8 @@ def test_falls_back_to_raw_bits_when_coding_would_grow(model_dirs):
     codec = Codec(fitted, "onnx")
     tiny = codec.compress(natural_image(8, 8))  # 2 payload bytes raw: a coded payload is >= 4
     assert tiny[4] == container.RAW
-    codec.context = entropy.ContextModel(np.full_like(codec.context.table, 1))  # claims every bit is 0
+    # a table that claims every bit is 0
+    codec.context = entropy.ContextModel(np.full_like(codec.context.table, 1), codec.context.parents)
     data = codec.compress(natural_image(128, 128, seed=53))
     assert data[4] == container.RAW
 
@@ -111,3 +112,35 @@ def test_fit_context_never_changes_the_installed_model_or_an_existing_table(mode
     shutil.copytree(fitted, copy)
     fit_context(Codec(copy, "onnx"), photos, force=True)
     assert (copy / entropy.CONTEXT_FILE).read_bytes() != table
+
+
+def test_a_replaced_table_stays_and_its_streams_still_decode(model_dirs, tmp_path):
+    plain, fitted = model_dirs
+    rgb = natural_image(96, 128, seed=60)
+    old = Codec(fitted, "onnx")
+    stream = old.compress(rgb)
+    assert container.read_header(stream).context_id == old.context.context_id_bytes
+    copy = tmp_path / "copy"
+    shutil.copytree(fitted, copy)
+    # the same photos in layout 1: another table
+    replacement = fit_context(Codec(copy, "onnx"), fitted.parent / "photos", force=True, layout=1)
+    new = Codec(copy, "onnx")
+    assert new.context.context_id == replacement.context_id != old.context.context_id and replacement.layout == 1
+    assert list(new.earlier_contexts) == [old.context.context_id]
+    assert np.array_equal(new.decompress_array(stream), old.decompress_array(stream))
+    assert container.read_header(new.compress(rgb)).context_id == replacement.context_id_bytes
+    # the control: without the kept table the old stream names a context this folder lacks
+    new.earlier_contexts.clear()
+    with pytest.raises(ModelMismatchError, match="context model"):
+        new.decompress_array(stream)
+
+
+def test_a_kept_table_must_be_the_one_its_role_names(model_dirs, tmp_path):
+    from compact.errors import ModelError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dirs[1], copy)
+    bundle = ModelBundle.load(copy)
+    bundle.register(roles.earlier_context("0badc0de"), entropy.CONTEXT_FILE)
+    with pytest.raises(ModelError, match="holds context model"):
+        Codec(copy, "onnx")

@@ -123,3 +123,87 @@ def test_garbage_payloads_give_bits_or_a_format_error(golden):
         except FormatError:
             continue
         assert code.shape == (16, 20, 28) and code.max() <= 1
+
+
+@pytest.fixture(scope="module")
+def golden_v2():
+    meta = json.loads((FIXTURES / "meta.json").read_text())["v2"]
+    shape = tuple(meta["shape"])
+    model = entropy.ContextModel.from_json((FIXTURES / "context-v2.json").read_text())
+    code = bits.unpack((FIXTURES / "code-v2.bin").read_bytes(), shape)
+    return model, code, (FIXTURES / "stream-v2.bin").read_bytes(), meta
+
+
+def test_layout_2_golden_stream_is_reproduced_byte_for_byte(golden_v2):
+    model, code, stream, meta = golden_v2
+    assert model.layout == 2 and model.context_id == meta["context_id"]
+    assert entropy.encode(code, model) == stream
+    assert np.array_equal(entropy.decode(stream, code.shape, model), code)
+    assert entropy.ContextModel.from_json(model.to_json()).context_id == model.context_id
+
+
+def _echoes(rng, shape=(10, 9, 11)):
+    """Channels 0-4 random; channel c >= 5 repeats channel c - 5 with 5% of its bits flipped."""
+    code = np.zeros(shape, np.uint8)
+    code[:5] = rng.random((5, *shape[1:])) < 0.5
+    for c in range(5, shape[0]):
+        code[c] = code[c - 5] ^ (rng.random(shape[1:]) < 0.05)
+    return code
+
+
+def test_chosen_parents_find_the_channel_a_channel_repeats():
+    rng = np.random.default_rng(11)
+    codes = [_echoes(rng) for _ in range(8)]
+    parents = entropy.choose_parents(codes)
+    for c in range(5, 10):
+        assert parents[c][0][0] == parents[c][1][0] == c - 5, (c, parents[c])
+    test = _echoes(rng)
+    chosen = entropy.encode(test, entropy.ContextModel.fit(codes, parents))
+    below = entropy.encode(test, entropy.ContextModel.fit(codes))  # layout 1: channels c-1..c-4 only
+    # the channel each one repeats is 5 below: out of layout 1's reach, so it pays for them (the control)
+    assert len(chosen) < 0.8 * len(below)
+    assert np.array_equal(entropy.decode(chosen, test.shape, entropy.ContextModel.fit(codes, parents)), test)
+
+
+def test_layout_2_prefixes_and_random_codes_round_trip(golden_v2):
+    model = golden_v2[0]
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        shape = (int(rng.integers(1, model.channels + 1)), int(rng.integers(1, 15)), int(rng.integers(1, 15)))
+        code = (rng.random(shape) < rng.random()).astype(np.uint8)
+        assert np.array_equal(entropy.decode(entropy.encode(code, model), shape, model), code)
+
+
+@pytest.mark.parametrize(
+    "parents, match",
+    [
+        ("later", "earlier channels"),  # a channel's own index or a later one: a prefix could not decode
+        ("repeated", "distinct"),
+        ("too many", "at most 8"),
+        ("missing row", "earlier channels"),
+    ],
+)
+def test_layout_2_refuses_parents_a_decoder_cannot_follow(golden_v2, parents, match):
+    data = json.loads(golden_v2[0].to_json())
+    rows = data["parents"]
+    if parents == "later":
+        rows[5][0] = [5]
+    elif parents == "repeated":
+        rows[5][1] = [1, 1]
+    elif parents == "too many":
+        rows[15][0] = list(range(9))
+    else:
+        rows.pop()
+    with pytest.raises(ModelError, match=match):
+        entropy.ContextModel.from_json(json.dumps(data))
+
+
+def test_layouts_do_not_mix_their_fields(golden, golden_v2):
+    v1 = json.loads(golden[0].to_json())
+    v1["version"] = 2
+    with pytest.raises(ModelError, match="unsupported"):
+        entropy.ContextModel.from_json(json.dumps(v1))
+    v2 = json.loads(golden_v2[0].to_json())
+    v2["parent_bits"] = 6
+    with pytest.raises(ModelError, match="unsupported"):
+        entropy.ContextModel.from_json(json.dumps(v2))

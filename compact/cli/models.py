@@ -258,7 +258,10 @@ def fit_context_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Model folder to add the context model to.")],
     max_images: Annotated[int | None, typer.Option(min=1, help="Use at most this many images.")] = None,
     backend: BackendOpt = "auto",
-    force: Annotated[bool, typer.Option("--force", help="Replace the folder's existing context model.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the folder's existing context model (it is kept "
+                                        "in the folder, so the streams coded with it still decode).")] = False,
+    layout: Annotated[int, typer.Option(min=1, max=2, help="2: each channel's context channels are searched on "
+                                        "the photos (smaller streams); 1: the four channels below.")] = 2,
 ) -> None:
     """Fit the entropy coder's context model for a model folder, so compress writes smaller streams.
 
@@ -268,5 +271,5 @@ def fit_context_command(
     from compact.context_fit import fit_context
 
     codec = Codec(model, backend)
-    fitted = fit_context(codec, data, max_images, force=force)
+    fitted = fit_context(codec, data, max_images, force=force, layout=layout)
     typer.echo(f"context model {fitted.context_id} written to {codec.bundle.root}")

@@ -59,11 +59,13 @@ def random_table(rng: np.random.Generator, channels: int) -> entropy.ContextMode
     return entropy.ContextModel(table.astype(np.uint32))
 
 
-def test_golden_stream_and_random_codes_are_bit_exact(tmp_path):
-    context_text = (FIXTURES / "context.json").read_text()
+@pytest.mark.parametrize("suffix", ["", "-v2"], ids=["layout 1", "layout 2"])
+def test_golden_stream_and_random_codes_are_bit_exact(tmp_path, suffix):
+    context_text = (FIXTURES / f"context{suffix}.json").read_text()
     model = entropy.ContextModel.from_json(context_text)
     meta = json.loads((FIXTURES / "meta.json").read_text())
-    golden = bits.unpack((FIXTURES / "code.bin").read_bytes(), tuple(meta["shape"]))
+    meta = meta["v2"] if suffix else meta
+    golden = bits.unpack((FIXTURES / f"code{suffix}.bin").read_bytes(), tuple(meta["shape"]))
     codes = [golden]
     rng = np.random.default_rng(0)
     for i in range(80):
@@ -74,7 +76,7 @@ def test_golden_stream_and_random_codes_are_bit_exact(tmp_path):
     jobs = {"context": context_text, "entropy": [entropy_job(c, entropy.encode(c, model)) for c in codes]}
     out = run_js(tmp_path, jobs)
     assert out["context_id"] == model.context_id == meta["context_id"]
-    assert out["entropy"][0]["encoded"] == b64((FIXTURES / "stream.bin").read_bytes())
+    assert out["entropy"][0]["encoded"] == b64((FIXTURES / f"stream{suffix}.bin").read_bytes())
     for job, result in zip(jobs["entropy"], out["entropy"], strict=True):
         assert result["decoded"] == job["code"], job["shape"]
         assert result["encoded"] == job["stream"], job["shape"]
@@ -210,3 +212,34 @@ def test_the_pages_decoder_uses_its_models_halo_by_default(tmp_path, default_bun
     jobs = [{"manifest": json.dumps(m), "stream": b64(stream)} for m in (manifest, smooth)]
     tiles = run_js(tmp_path, {"tiling": jobs})["tiles"]
     assert tiles == [[[1, 65], [1, 5]], [[1, 65], [1, 6]]]
+
+
+def test_the_page_decodes_streams_of_a_table_its_model_kept(tmp_path, default_bundle):
+    """A model folder keeps the context tables it replaced (roles ``earlier_context_<id>``); the page reads a
+    stream coded with one of them to the same code as Python, and without it names the missing table."""
+    from conftest import natural_image
+
+    from compact import roles
+    from compact.codec import Codec
+
+    codec = Codec("default", "onnx", colour_correction=False)
+    # a 16-channel table (enough for quality 2) fitted on this model's codes, so coding pays
+    kept = entropy.ContextModel.fit([codec.encode_bits(natural_image(256, 256, seed=s))[:16] for s in (4, 5, 6)])
+    kept_text, current_text = kept.to_json(), (FIXTURES / "context-v2.json").read_text()
+    codec.context = kept
+    stream = codec.compress(natural_image(192, 256, seed=3), quality=2)
+    assert container.read_header(stream).context_id == kept.context_id_bytes
+    header, payload, _ = container.read(stream)
+    code = entropy.decode(payload, header.latent_shape, kept)
+    padded = np.zeros((default_bundle.manifest.config.latent_channels, *code.shape[1:]), np.uint8)
+    padded[: code.shape[0]] = code
+    manifest = json.loads((default_bundle.root / "manifest.json").read_text())
+    files = {r: f for r, f in manifest["files"].items() if not r.startswith(roles.EARLIER_CONTEXT)}
+    manifest = {**manifest, "files": files}
+    role = roles.earlier_context(kept.context_id)
+    with_kept = {**manifest, "files": {**files, role: "kept.json"}}
+    files = {"context": current_text, role: kept_text}
+    jobs = [{"manifest": json.dumps(m), "files": files, "stream": b64(stream)} for m in (with_kept, manifest)]
+    found, control = run_js(tmp_path, {"codes": jobs})["codes"]
+    assert found == b64(padded.tobytes())
+    assert control.startswith(f"ModelMismatchError: stream was entropy-coded with context model {kept.context_id}")

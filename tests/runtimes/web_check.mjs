@@ -4,7 +4,8 @@
 //    "containers": [b64 stream, ...],
 //    "colour": [{"decoded": b64 RGB, "original": b64 RGB, "block": b64 block to apply}],
 //    "manifests": ["<manifest.json text>", ...],
-//    "tiling": [{"manifest": "<manifest.json text>", "stream": b64 version 1 stream}]}
+//    "tiling": [{"manifest": "<manifest.json text>", "stream": b64 version 1 stream}],
+//    "codes": [{"manifest": "<manifest.json text>", "files": {role: text}, "stream": b64}]}
 
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,7 +14,7 @@ import { applyColour, fitColour, parseColour } from "../../compact/runtimes/web/
 import { read } from "../../compact/runtimes/web/lib/container.js";
 import { contextId, decode, encode, parseContext } from "../../compact/runtimes/web/lib/entropy.js";
 import { decompress } from "../../compact/runtimes/web/lib/codec.js";
-import { parseManifest } from "../../compact/runtimes/web/lib/model.js";
+import { attachContexts, parseManifest } from "../../compact/runtimes/web/lib/model.js";
 
 globalThis.crypto ??= webcrypto; // Node 18 has no global crypto
 
@@ -21,7 +22,7 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 const bytes = (text) => new Uint8Array(Buffer.from(text, "base64"));
 
 const jobs = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const result = { entropy: [], containers: [], colour: [], grids: [], tiles: [] };
+const result = { entropy: [], containers: [], colour: [], grids: [], tiles: [], codes: [] };
 if (jobs.context) {
   const context = parseContext(jobs.context);
   result.context_id = await contextId(context);
@@ -66,5 +67,20 @@ for (const job of jobs.tiling ?? []) {
   const runtime = { decode: async (tile, channels, h, w) => { shapes.push([h, w]); return new Float32Array(3 * h * w * 256); } };
   await decompress(bytes(job.stream), parseManifest(job.manifest), runtime, { forceTiles: true });
   result.tiles.push(shapes);
+}
+// The code the page's decoder hands its network, with the model's context models attached as loadModel does.
+for (const job of jobs.codes ?? []) {
+  let code = null;
+  const runtime = { decode: async (tile, channels, h, w) => {
+    code = b64(Uint8Array.from(tile.subarray(0, channels * h * w), (v) => (v > 0 ? 1 : 0)));
+    return new Float32Array(3 * h * w * 256);
+  } };
+  try {
+    const model = await attachContexts(parseManifest(job.manifest), async (role) => job.files[role]);
+    await decompress(bytes(job.stream), model, runtime);
+    result.codes.push(code);
+  } catch (err) {
+    result.codes.push(`${err.name}: ${err.message}`);
+  }
 }
 process.stdout.write(JSON.stringify(result));

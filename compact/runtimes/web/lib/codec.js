@@ -31,11 +31,13 @@ export function parseStream(data, model, maxPixels = MAX_PIXELS) {
   if (header.version === RAW) {
     return { header, code: unpack(payload, shape[0] * shape[1] * shape[2]), alpha, icc, colour };
   }
-  if (!model.context || header.contextIdHex !== model.contextId) {
+  const context = header.contextIdHex === model.contextId ? model.context
+    : model.earlierContexts?.[header.contextIdHex];
+  if (!context) {
     throw new ModelMismatchError(
       `stream was entropy-coded with context model ${header.contextIdHex}, this model has ${model.contextId ?? "none"}`);
   }
-  return { header, code: entropy.decode(payload, shape, model.context), alpha, icc, colour };
+  return { header, code: entropy.decode(payload, shape, context), alpha, icc, colour };
 }
 
 /**

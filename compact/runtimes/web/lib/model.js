@@ -6,6 +6,7 @@ import { contextId, parseContext } from "./entropy.js";
 import { GRID, haloCells } from "./image.js";
 
 const BIT_ORDER = "chw-c-order;plus1=1;msb-first";
+const EARLIER_CONTEXT = "earlier_context_"; // compact/roles.py
 
 async function sha256(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
@@ -38,6 +39,8 @@ export function parseManifest(text) {
     grid: { core: GRID.core, halo: haloCells(m.config) },
     context: null,
     contextId: null,
+    // Context models kept from before the current one, by id: they only read old streams.
+    earlierContexts: {},
   };
 }
 
@@ -54,15 +57,28 @@ export async function fetchModelFile(base, model, role) {
   return bytes;
 }
 
-/** Load manifest.json (and the context model, when the manifest lists one) from a folder URL. */
+/** Attach the context models the manifest lists: the current one, and those kept for old streams.
+ * `readRole(role)` gives a listed file's text. */
+export async function attachContexts(model, readRole) {
+  if (model.manifest.files?.context) {
+    model.context = parseContext(await readRole("context"));
+    model.contextId = await contextId(model.context);
+  }
+  for (const role of Object.keys(model.manifest.files ?? {})) {
+    if (!role.startsWith(EARLIER_CONTEXT)) continue;
+    const earlier = parseContext(await readRole(role));
+    const id = await contextId(earlier);
+    if (role !== EARLIER_CONTEXT + id) throw new ModelError(`${role} holds context model ${id}`);
+    model.earlierContexts[id] = earlier;
+  }
+  return model;
+}
+
+/** Load manifest.json (and the context models it lists) from a folder URL. */
 export async function loadModel(base) {
   const response = await fetch(new URL("manifest.json", base));
   if (!response.ok) throw new ModelError(`no manifest.json at ${base} (HTTP ${response.status})`);
   const model = parseManifest(await response.text());
-  if (model.manifest.files?.context) {
-    const text = new TextDecoder().decode(await fetchModelFile(base, model, "context"));
-    model.context = parseContext(text);
-    model.contextId = await contextId(model.context);
-  }
-  return model;
+  const decoder = new TextDecoder();
+  return attachContexts(model, async (role) => decoder.decode(await fetchModelFile(base, model, role)));
 }
