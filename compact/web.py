@@ -90,7 +90,9 @@ def _routes(bundle: ModelBundle, dist: Path) -> dict[str, Path]:
     routes |= {f"/lib/{p.name}": p for p in (WEB_DIR / "lib").glob("*.js")}
     routes |= {f"/ort/{p.name}": p for p in dist.iterdir() if p.is_file() and p.suffix in (".mjs", ".wasm")}
     routes[f"/model/{MANIFEST_NAME}"] = bundle.root / MANIFEST_NAME
-    for role in (roles.CONTEXT, roles.ONNX_DECODER, roles.ONNX_ENCODER):  # the page needs no weights or Core ML files
+    # the page needs no weights or Core ML files; it reads the tables kept for old streams too
+    kept = [role for role in bundle.manifest.files if role.startswith(roles.EARLIER_CONTEXT)]
+    for role in (roles.CONTEXT, *kept, roles.ONNX_DECODER, roles.ONNX_ENCODER):
         rel = bundle.manifest.files.get(role)
         if rel:
             routes[f"/model/{rel}"] = bundle.root / rel

@@ -1,10 +1,14 @@
 """Streams made with an earlier default model still decode after the default changes: the earlier model ships
 with the package (compact/models/<model id>/) and a codec that follows the default switches to it."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import natural_image
 
+from compact import bits
 from compact.codec import Codec
 from compact.errors import ModelMismatchError
 from compact.manifest import default_model_dir, installed_model_dir, resolve_model
@@ -64,3 +68,24 @@ def test_decompress_command_reads_an_earlier_stream(tmp_path, earlier_id):
                                    "-b", "onnx"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert Image.open(tmp_path / "old.png").size == (40, 24)
+
+
+STREAMS = Path(__file__).parent / "fixtures" / "streams"
+
+
+@pytest.mark.parametrize("quality", [1, 2, 4])
+def test_streams_of_the_defaults_replaced_table_still_decode(quality):
+    """Written by the default model with its first context table (b5e87950, layout 1), before the table was
+    replaced by a layout 2 one: the model folder keeps the old table, so the code comes back bit for bit."""
+    meta = json.loads((STREAMS / "meta.json").read_text())
+    stream = (STREAMS / f"default-q{quality}.cpt").read_bytes()
+    expected = bits.unpack((STREAMS / f"code-q{quality}.bin").read_bytes(), tuple(meta[f"q{quality}"]))
+    codec = Codec(backend="onnx")
+    header, code, _ = codec.decode_bits(stream)
+    assert header.context_id.hex() == "b5e87950" != codec.context.context_id and codec.context.layout == 2
+    assert header.model_id_hex == codec.model_id and np.array_equal(code, expected)
+    assert codec.decompress_array(stream).shape == (96, 128, 3)
+    # the control: without the kept table the stream names a context the model lacks
+    codec.earlier_contexts.clear()
+    with pytest.raises(ModelMismatchError, match="b5e87950"):
+        codec.decode_bits(stream)

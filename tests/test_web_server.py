@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import compact.web
 from compact.cli import app
+from compact.manifest import resolve_model
 from compact.web import CACHE_ENV, ORT_ENTRY, ORT_ENV, start
 
 
@@ -43,6 +44,12 @@ def test_serves_the_page_the_model_and_the_runtime_only(fake_dist):
         assert get(url + "ort/ort-wasm-simd-threaded.jsep.wasm")[1]["Content-Type"] == "application/wasm"
         assert b'"model_id"' in get(url + "model/manifest.json")[2]
         assert get(url + "model/decoder.onnx")[0] == 200
+        # every context table the manifest lists: the page loads the kept ones too, for old streams
+        files = resolve_model(None).manifest.files
+        kept = [rel for role, rel in files.items() if role.startswith("earlier_context_")]
+        assert kept, "the default model keeps its first context table"
+        for rel in (files["context"], *kept):
+            assert get(url + "model/" + rel)[0] == 200, rel
         for path in ("model/weights.safetensors", "ort/README.md", "../pyproject.toml", "lib/../app.js", "x"):
             assert get(url + path)[0] == 404, path
     finally:

@@ -116,6 +116,16 @@ def test_both_container_versions(page, codec):
     decode_in_page(page, codec, coded)
 
 
+def test_streams_of_the_defaults_replaced_context_table(page, codec):
+    """Written with the default model's first table (layout 1), which its folder keeps: the page loads the
+    kept table and decodes them as Python does."""
+    streams = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
+    for quality in (1, 2, 4):
+        data = (streams / f"default-q{quality}.cpt").read_bytes()
+        assert container.read_header(data).context_id != codec.context.context_id_bytes
+        decode_in_page(page, codec, data, f"old-q{quality}.cpt")
+
+
 def test_lower_quality_prefix(page, codec):
     if codec.qualities < 2:
         pytest.skip("the default model has a single quality level")
