@@ -201,11 +201,11 @@ class ContextModel:
         return cls(np.clip(np.rint(prob * PROB_ONE), 1, PROB_ONE - 1).astype(np.uint32), parents)
 
     @classmethod
-    def from_logits(cls, logits: np.ndarray) -> ContextModel:
-        """Round a table of logits learnt in training (``compact.training.rate``, layout 1) into integers."""
+    def from_logits(cls, logits: np.ndarray, parents: Parents | None = None) -> ContextModel:
+        """Round a table of logits learnt in training (``compact.training.rate``) into integers."""
         logits = np.asarray(logits, dtype=np.float64)
-        _check_shape(logits.shape, "learnt context table")
-        return cls.from_probabilities(0.5 * (1.0 + np.tanh(0.5 * logits)))  # the logistic function, no overflow
+        _check_shape(logits.shape, "learnt context table", PREV_CHANNELS if parents is None else MAX_PARENTS)
+        return cls.from_probabilities(0.5 * (1.0 + np.tanh(0.5 * logits)), parents)  # the logistic, no overflow
 
     def _probabilities(self, ctx: np.ndarray, c: int, p: int) -> np.ndarray:
         return self.table[c, p][ctx].astype(np.float64) / PROB_ONE

@@ -73,6 +73,11 @@ def train(
     rate_exponent: Annotated[
         float, typer.Option(help="Per level, the rate weight times (first level / planes sent) ** this.")
     ] = 0.0,
+    context_table: Annotated[
+        Path | None,
+        typer.Option(help="A context.json to start the rate term's table from (its layout and parents; "
+                     "e.g. a model's layout 2 table). Default: layout 1, fitted to the model's bits."),
+    ] = None,
     grid_weight: Annotated[
         float, typer.Option(min=0.0, help="Weight of the grid penalty (error repeating every 4 or 8 px; 0: off).")
     ] = 0.0,
@@ -109,6 +114,7 @@ def train(
         precision=precision, channels_last=channels_last, ema=ema, clip=clip, sign_fraction=sign_fraction,
         flat_fraction=flat_fraction, rate_weight=rate_weight, rate_exponent=rate_exponent, until=until,
         decay_at=int_list(decay_at, "--decay-at"), grid_weight=grid_weight, freeze_encoder=freeze_encoder,
+        context_table=context_table,
     )  # fmt: skip
     arithmetic = choose(precision, pick_device())  # shown here; train() resolves it the same way, and warns
     typer.echo(f"precision: {arithmetic.name} ({arithmetic.reason})")

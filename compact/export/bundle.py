@@ -124,11 +124,13 @@ def _learnt_context(path: Path, model: CompactAutoencoder) -> ContextModel:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
+    from compact.training.rate import saved_parents
+
     try:
         logits = load_file(str(path))["logits"]
     except (OSError, SafetensorError, KeyError) as exc:
         raise ModelError(f"{path} holds no learnt context table: {exc}") from exc
-    table = ContextModel.from_logits(logits)
+    table = ContextModel.from_logits(logits, saved_parents(path))
     if table.channels != model.config.latent_channels:
         raise ModelError(f"{path} is a table for {table.channels} code planes; the model has "
                          f"{model.config.latent_channels}")  # fmt: skip

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from compact.config import ModelConfig
+from compact.entropy import ContextModel
 from compact.errors import ConfigError, DataError
 from compact.evaluation.grid import grid_scores, smooth_picture
 from compact.files import find_images, require_folder
@@ -64,6 +65,9 @@ class TrainConfig:
     rate_exponent: float = 0.0
     #: Adam learning rate of the context table's logits (constant; the table tracks the encoder)
     rate_lr: float = 1e-3
+    #: a coder's context.json to start the rate term's table from (its layout, parents and probabilities);
+    #: None: layout 1, fitted to the model's bits when the rate term starts
+    context_table: Path | None = None
     #: weight of the grid penalty (grid.periodic_error: the error's part that repeats every 4 or 8 px in
     #: smooth windows) added to the loss; 0: off
     grid_weight: float = 0.0
@@ -255,7 +259,7 @@ class _Run:
         self.average = _Average(self.model, cfg.ema) if cfg.ema else None
         self.rate: rate.ContextRate | None = None
         if cfg.rate_weight:
-            self.rate = rate.ContextRate(cfg.model.latent_channels).to(device)
+            self.rate = _context_rate(cfg).to(device)
             self.rate_optimizer = torch.optim.Adam(self.rate.parameters(), lr=cfg.rate_lr)
         if cfg.resume:
             self._resume(device)
@@ -264,7 +268,7 @@ class _Run:
         """A run's first step with the rate term (new, or resumed from one without it) starts the table at
         the counts of the model's sign bits on training crops drawn with a generator of their own, so the
         crops of the run itself are not disturbed."""
-        if self.rate is None or (self.cfg.out / rate.RATE_FILE).exists():
+        if self.rate is None or (self.cfg.out / rate.RATE_FILE).exists() or self.cfg.context_table is not None:
             return
         own = CropSampler(ImageSet([], sampler.images), self.cfg.crop, np.random.default_rng(self.cfg.seed + 1))
         device = self.rate.logits.device
@@ -307,8 +311,33 @@ class _Run:
                  "precision_used": self.precision,
                  "config": {**asdict(cfg), "data": str(cfg.data), "out": str(cfg.out),
                             "val": str(cfg.val) if cfg.val else None,
-                            "init": str(cfg.init) if cfg.init else None}}  # fmt: skip
+                            "init": str(cfg.init) if cfg.init else None,
+                            "context_table": str(cfg.context_table) if cfg.context_table else None}}  # fmt: skip
         checkpoint.save_training_state(cfg.out, self.optimizer, state, self.generator)
+
+
+def _context_rate(cfg: TrainConfig) -> rate.ContextRate:
+    """The rate term's table: the run's own when it resumes with one (the layout it was learnt in), else
+    one started from ``context_table``, else a layout 1 table that ``start_table`` fits."""
+    saved = cfg.out / rate.RATE_FILE
+    given = None
+    if cfg.context_table is not None:
+        try:
+            given = ContextModel.from_json(cfg.context_table.read_text())
+        except OSError as exc:
+            raise DataError(f"cannot read the context table {cfg.context_table}: {exc}") from exc
+        if given.channels != cfg.model.latent_channels:
+            raise ConfigError(f"{cfg.context_table} is a table for {given.channels} code planes; the model has "
+                              f"{cfg.model.latent_channels}")  # fmt: skip
+    if cfg.resume and saved.exists():
+        parents = rate.saved_parents(saved)
+        if given is not None and given.parents != parents:
+            raise ConfigError(f"the run's table in {saved} has another layout or other parents than "
+                              f"{cfg.context_table}: resume without --context-table")  # fmt: skip
+        return rate.ContextRate(cfg.model.latent_channels, parents)
+    if given is not None:
+        return rate.ContextRate.from_table(given)
+    return rate.ContextRate(cfg.model.latent_channels)
 
 
 def train(cfg: TrainConfig, report: Reporter | None = None) -> dict[str, float]:

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ torch = pytest.importorskip("torch")
 from compact import entropy  # noqa: E402
 from compact.config import ModelConfig  # noqa: E402
 from compact.entropy import ContextModel  # noqa: E402
-from compact.errors import ModelError  # noqa: E402
+from compact.errors import ConfigError, ModelError  # noqa: E402
 from compact.training import rate  # noqa: E402
 from compact.training.checkpoint import load_model, model_id  # noqa: E402
 from compact.training.train import TrainConfig, train  # noqa: E402
@@ -149,3 +150,65 @@ def test_export_writes_the_learnt_table_or_refuses_a_wrong_one(tiny_checkpoint, 
     rgb = natural_image(48, 64)
     restored = codec.decompress_array(codec.compress(rgb))
     assert restored.shape == rgb.shape
+
+
+def _layout_2_table(channels: int, seed: int) -> ContextModel:
+    """A coder's layout 2 table for ``channels`` planes, its parents chosen on structured bits."""
+    rng = np.random.default_rng(seed)
+    codes = []
+    for _ in range(4):  # plane c repeats plane c // 2 on 80% of its cells: parents far below c - 1
+        code = (rng.random((channels, 10, 12)) < 0.4).astype(np.uint8)
+        for c in range(2, channels):
+            code[c] = np.where(rng.random((10, 12)) < 0.8, code[c // 2], code[c])
+        codes.append(code)
+    return ContextModel.fit(codes, entropy.choose_parents(codes))
+
+
+def test_layout_2_contexts_equal_the_coders_cell_by_cell():
+    coder = _layout_2_table(7, seed=3)
+    assert any(row and row[0] != c - 1 for c, rows in enumerate(coder.parents) for row in rows)  # not just c-1
+    table = rate.ContextRate.from_table(coder)
+    bits = _bits(4)
+    index = rate.context_index((bits > 0).float(), table.parent_index)
+    anchor = entropy._anchor_mask(*bits.shape[2:])
+    for sample in range(bits.shape[0]):
+        code = (bits[sample] > 0).numpy().astype(np.uint8)
+        for ch in range(bits.shape[1]):
+            for p, mask in enumerate((anchor, ~anchor)):
+                expected = (ch * 2 + p) * rate.CONTEXTS_2 + coder.contexts(code, ch, anchors=(p == 0))
+                np.testing.assert_array_equal(index[sample, ch].numpy()[mask], expected[mask])
+    # the control: layout 1's contexts are other ones
+    assert (rate.context_index((bits > 0).float()) % rate.CONTEXTS != index % rate.CONTEXTS_2).any()
+    assert np.array_equal(table.to_table().table, coder.table) and table.to_table().parents == coder.parents
+
+
+def test_a_run_learns_on_from_a_layout_2_table_and_exports_it(photo_dir, tmp_path):
+    pytest.importorskip("onnx")
+    from compact.export.bundle import export_model
+
+    start = _layout_2_table(8, seed=5)
+    (tmp_path / "context.json").write_text(start.to_json())
+    cfg = _cfg(photo_dir, tmp_path / "run", context_table=tmp_path / "context.json")
+    train(replace(cfg, until=2))
+    assert rate.saved_parents(cfg.out / rate.RATE_FILE) == start.parents
+    train(replace(cfg, resume=True))
+    learnt = ContextModel.from_logits(rate.load_file(str(cfg.out / rate.RATE_FILE))["logits"].numpy(), start.parents)
+    assert not np.array_equal(learnt.table, start.table)  # it learnt
+    manifest = export_model(cfg.out / "weights.safetensors", tmp_path / "model", "onnx", check=False,
+                            learnt_context=cfg.out / rate.RATE_FILE)  # fmt: skip
+    exported = ContextModel.from_json((tmp_path / "model" / manifest.files["context"]).read_text())
+    assert exported.layout == 2 and exported.context_id == learnt.context_id
+    # a run learnt in one layout does not resume in another, and a layout 1 run refuses a layout 2 table
+    other = _written(tmp_path, _layout_2_table(8, seed=6))
+    assert ContextModel.from_json(other.read_text()).parents != start.parents
+    with pytest.raises(ConfigError, match="another layout"):
+        train(replace(cfg, resume=True, steps=6, context_table=other))
+    train(_cfg(photo_dir, tmp_path / "plain", until=2))
+    with pytest.raises(ConfigError, match="another layout"):
+        train(_cfg(photo_dir, tmp_path / "plain", resume=True, context_table=tmp_path / "context.json"))
+
+
+def _written(tmp_path, table: ContextModel):
+    path = tmp_path / f"{table.context_id}.json"
+    path.write_text(table.to_json())
+    return path
