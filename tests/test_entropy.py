@@ -13,13 +13,18 @@ from compact.errors import FormatError, ModelError
 FIXTURES = Path(__file__).parent / "fixtures" / "entropy"
 
 
+def _golden(suffix: str):
+    """(table, code, stream, meta) of a golden fixture: "" is layout 1, "-v2" layout 2."""
+    meta = json.loads((FIXTURES / "meta.json").read_text())
+    meta = meta["v2"] if suffix else meta
+    model = entropy.ContextModel.from_json((FIXTURES / f"context{suffix}.json").read_text())
+    code = bits.unpack((FIXTURES / f"code{suffix}.bin").read_bytes(), tuple(meta["shape"]))
+    return model, code, (FIXTURES / f"stream{suffix}.bin").read_bytes(), meta
+
+
 @pytest.fixture(scope="module")
 def golden():
-    meta = json.loads((FIXTURES / "meta.json").read_text())
-    shape = tuple(meta["shape"])
-    model = entropy.ContextModel.from_json((FIXTURES / "context.json").read_text())
-    code = bits.unpack((FIXTURES / "code.bin").read_bytes(), shape)
-    return model, code, (FIXTURES / "stream.bin").read_bytes(), meta
+    return _golden("")
 
 
 def test_golden_stream_is_reproduced_byte_for_byte(golden):
@@ -127,11 +132,7 @@ def test_garbage_payloads_give_bits_or_a_format_error(golden):
 
 @pytest.fixture(scope="module")
 def golden_v2():
-    meta = json.loads((FIXTURES / "meta.json").read_text())["v2"]
-    shape = tuple(meta["shape"])
-    model = entropy.ContextModel.from_json((FIXTURES / "context-v2.json").read_text())
-    code = bits.unpack((FIXTURES / "code-v2.bin").read_bytes(), shape)
-    return model, code, (FIXTURES / "stream-v2.bin").read_bytes(), meta
+    return _golden("-v2")
 
 
 def test_layout_2_golden_stream_is_reproduced_byte_for_byte(golden_v2):
