@@ -94,12 +94,11 @@ class Codec:
 
     def _load_earlier_contexts(self) -> dict[str, entropy.ContextModel]:
         found = {}
-        for role in self.bundle.manifest.files:
-            if role.startswith(roles.EARLIER_CONTEXT):
-                model = entropy.ContextModel.from_json(self.bundle.file(role).read_text())
-                if roles.earlier_context(model.context_id) != role:
-                    raise ModelError(f"{self.bundle.root}: {role} holds context model {model.context_id}")
-                found[model.context_id] = model
+        for role in roles.earlier_contexts(self.bundle.manifest.files):
+            model = entropy.ContextModel.from_json(self.bundle.file(role).read_text())
+            if roles.earlier_context(model.context_id) != role:
+                raise ModelError(f"{self.bundle.root}: {role} holds context model {model.context_id}")
+            found[model.context_id] = model
         return found
 
     def _context_of(self, context_id: bytes) -> entropy.ContextModel | None:
@@ -205,7 +204,7 @@ class Codec:
             return header, bits.unpack(payload, header.latent_shape), extensions
         context = self._context_of(header.context_id)
         if context is None:
-            have = ", ".join([self.context.context_id] if self.context else []) or "none"
+            have = self.context.context_id if self.context else "none"
             raise ModelMismatchError(
                 f"stream was entropy-coded with context model {header.context_id.hex()}, this model has {have}"
             )

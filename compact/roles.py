@@ -14,3 +14,8 @@ EARLIER_CONTEXT = "earlier_context_"
 
 def earlier_context(context_id: str) -> str:
     return EARLIER_CONTEXT + context_id
+
+
+def earlier_contexts(files: dict[str, str]) -> list[str]:
+    """The roles of a manifest's ``files`` that name kept context tables."""
+    return [role for role in files if role.startswith(EARLIER_CONTEXT)]

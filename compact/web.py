@@ -91,7 +91,7 @@ def _routes(bundle: ModelBundle, dist: Path) -> dict[str, Path]:
     routes |= {f"/ort/{p.name}": p for p in dist.iterdir() if p.is_file() and p.suffix in (".mjs", ".wasm")}
     routes[f"/model/{MANIFEST_NAME}"] = bundle.root / MANIFEST_NAME
     # the page needs no weights or Core ML files; it reads the tables kept for old streams too
-    kept = [role for role in bundle.manifest.files if role.startswith(roles.EARLIER_CONTEXT)]
+    kept = roles.earlier_contexts(bundle.manifest.files)
     for role in (roles.CONTEXT, *kept, roles.ONNX_DECODER, roles.ONNX_ENCODER):
         rel = bundle.manifest.files.get(role)
         if rel:

@@ -24,8 +24,15 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from compact.entropy import MAX_PARENTS, NEIGHBOUR_STATES, PREV_CHANNELS, PROB_ONE, ContextModel, Parents
-from compact.entropy import previous_channels as _previous_channels
+from compact.entropy import (
+    MAX_PARENTS,
+    NEIGHBOUR_STATES,
+    PREV_CHANNELS,
+    PROB_ONE,
+    ContextModel,
+    Parents,
+    previous_channels,
+)
 from compact.errors import ModelError
 from compact.files import write_with
 
@@ -67,7 +74,7 @@ def context_index(bits: torch.Tensor, parents: torch.Tensor | None = None) -> to
     bits = bits.float()
     b, c, h, w = bits.shape
     if parents is None:
-        parents = parent_table(_previous_channels(c), PREV_CHANNELS)
+        parents = parent_table(previous_channels(c), PREV_CHANNELS)
     parents = parents.to(bits.device)
     width = parents.shape[2]
     padded = F.pad(bits, (0, 0, 0, 0, 0, 1))  # channel C: zeros, for rows with fewer parents
@@ -89,7 +96,7 @@ class ContextRate(nn.Module):
         #: None: layout 1 (the four channels below); else layout 2's parents of every (channel, pass)
         self.parents = parents
         width = PREV_CHANNELS if parents is None else MAX_PARENTS
-        self.register_buffer("parent_index", parent_table(parents or _previous_channels(channels), width))
+        self.register_buffer("parent_index", parent_table(parents or previous_channels(channels), width))
         contexts = CONTEXTS if parents is None else CONTEXTS_2
         self.logits = nn.Parameter(torch.zeros(channels, 2, contexts))
 
