@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from compact import bits, colour, container, entropy, roles
-from compact.errors import ImageError, ModelError, ModelMismatchError
+from compact.errors import ConfigError, ImageError, MissingExtraError, ModelError, ModelMismatchError
 from compact.geometry import from_model_output, to_model_input
 from compact.manifest import ModelBundle, installed_model_dir, resolve_model
 from compact.picture import (
@@ -53,7 +53,7 @@ class Codec:
     def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
                  entropy_coding: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  threads: int | None = None, quality: int | None = None, frame: int = 0,
-                 colour_correction: bool = True):  # fmt: skip
+                 colour_correction: bool = True, refine: int = 0):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
         #: streams naming an earlier default model that ships with the package decode with it, unless a model
@@ -82,10 +82,26 @@ class Codec:
         #: quality used when :meth:`compress` is not given one (None: the model's default)
         self.quality = quality
         self.channels_for(quality)  # fail now, not at the first image
+        #: compress searches this many steps for a code the decoder draws better (training/refine.py; needs
+        #: torch); 0 codes the encoder's signs as they are
+        self.refine = refine
+        self._refiner = self._load_refiner() if refine else None
 
     def channels_for(self, quality: int | None) -> int:
         """Code channels sent at ``quality``; raises QualityError for a level the model lacks."""
         return self.bundle.manifest.config.channels_for(quality)
+
+    def _load_refiner(self):  # -> compact.training.refine.Refiner, which imports torch
+        from compact.runtimes.torch_backend import unavailable_reason
+
+        if self.refine < 0:
+            raise ConfigError(f"refinement steps must be 0 (off) or more, got {self.refine}")
+        reason = unavailable_reason()
+        if reason is not None:
+            raise MissingExtraError(f"refinement runs the decoder backwards in torch: {reason}")
+        from compact.training.refine import RefineConfig, Refiner
+
+        return Refiner(self.bundle.file(roles.WEIGHTS), self.context, RefineConfig(steps=self.refine))
 
     def _load_context(self) -> entropy.ContextModel | None:
         if roles.CONTEXT not in self.bundle.manifest.files:
@@ -125,6 +141,21 @@ class Codec:
         self.timings["encode"] = (time.perf_counter() - t0) * 1e3
         return bits.binarize(latent[0])
 
+    def _refined_bits(self, rgb: np.ndarray, sent: int) -> np.ndarray:
+        """HxWx3 uint8 -> the refined (sent, h, w) code: the encoder's latent, then the search."""
+        height, width = rgb.shape[:2]
+        if needs_tiling(height, width):
+            raise ImageError(f"{width}x{height} is too large to refine: refinement runs the decoder over the "
+                             "whole image at once (compress it without --refine)")  # fmt: skip
+        image = to_model_input(rgb)
+        t0 = time.perf_counter()
+        latent = self.backend.encode(image)
+        self.timings["encode"] = (time.perf_counter() - t0) * 1e3
+        t0 = time.perf_counter()
+        code = self._refiner.refine(image, latent, sent, height, width)
+        self.timings["refine"] = (time.perf_counter() - t0) * 1e3
+        return code
+
     @property
     def qualities(self) -> int:
         """How many quality levels the model offers (1..qualities)."""
@@ -144,7 +175,7 @@ class Codec:
         if note is not None:
             self.notes.append(note)
         rgb = picture.rgb
-        code = self.encode_bits(rgb)[:sent]
+        code = self._refined_bits(rgb, sent) if self._refiner is not None else self.encode_bits(rgb)[:sent]
         header = container.Header(
             model_id=self.bundle.manifest.model_id_bytes,
             width=rgb.shape[1],

@@ -25,6 +25,7 @@ class CodecSpec:
     quality: int | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     frame: int = 0  # of an animation or multi-page file, the frame or page to code
+    refine: int = 0  # compress: steps of encoder-side refinement (0: none; needs torch)
 
     def __post_init__(self) -> None:
         if self.max_pixels is not None and self.max_pixels < 0:
@@ -33,6 +34,8 @@ class CodecSpec:
             object.__setattr__(self, "max_pixels", None)
         if self.frame < 0:
             raise CompactError(f"frames count from 0, got {self.frame}")
+        if self.refine < 0:
+            raise CompactError(f"refinement steps must be 0 (off) or more, got {self.refine}")
         if self.quality is not None and self.quality < 1:
             raise CompactError(f"quality levels start at 1, got {self.quality}")
 
@@ -40,4 +43,4 @@ class CodecSpec:
         from compact.codec import Codec
 
         return Codec(self.model, self.backend, max_pixels=self.max_pixels, threads=threads, quality=self.quality,
-                     frame=self.frame)  # fmt: skip
+                     frame=self.frame, refine=self.refine)  # fmt: skip
