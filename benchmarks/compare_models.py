@@ -1,6 +1,7 @@
 """Rate-distortion of several COMPACT model folders on one folder of images, and BD-rates against the first.
 
     python benchmarks/compare_models.py --data HELD_OUT_FOLDER MODEL_A MODEL_B [...] [--jobs 1]
+    python benchmarks/compare_models.py --data HELD_OUT_FOLDER --refine 50 MODEL MODEL   # refinement vs none
 
 Every quality level of every model, measured as ``compact eval`` measures (whole files, PSNR, MS-SSIM), so a
 candidate is chosen by rate and distortion together: validation PSNR alone cannot see a model that spends
@@ -22,11 +23,17 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--refine", type=int, default=0, help="encoder-side refinement steps for every model")
+    parser.add_argument("--refine-anchor", action="store_true", help="refine the first model too")
     args = parser.parse_args()
     images = load_images(args.data)
-    curves = {model: mean_curves(evaluate(images, [COMPACT], model, args.backend, args.jobs))[COMPACT]
-              for model in args.models}  # fmt: skip
-    anchor = args.models[0]
+    def refine_of(i: int) -> int:
+        return args.refine if i > 0 or args.refine_anchor else 0
+
+    curves = {f"{model} (refine {refine_of(i)})":
+              mean_curves(evaluate(images, [COMPACT], model, args.backend, args.jobs, refine=refine_of(i)))[COMPACT]
+              for i, model in enumerate(args.models)}  # fmt: skip
+    anchor = next(iter(curves))
     print(f"{len(images)} images under {args.data}; BD-rate against {anchor} (negative: fewer bytes)")
     for model, points in curves.items():
         levels = ", ".join(p.text for p in points)

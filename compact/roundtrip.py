@@ -24,6 +24,7 @@ class RoundTrip:
     psnr: float  # dB on 8-bit RGB
     encode_ms: float  # the networks only
     decode_ms: float
+    refine_ms: float | None = None  # the encoder-side search, when the codec refines
 
     @property
     def bpp(self) -> float:
@@ -43,8 +44,9 @@ def round_trip(codec: Codec, src: Path, dst: Path, force: bool = False) -> Round
     if note is not None:
         codec.notes.append(note)
     encode_ms = codec.timings["encode"]
+    refine_ms = codec.timings["refine"] if codec.refine else None  # read before decompress resets the timings
     rec = codec.decompress_picture(data)
     save_image(rec, dst, force=force)
     h, w = picture.rgb.shape[:2]
     return RoundTrip(src, dst, w, h, len(data), data[4], psnr(picture.rgb, rec.rgb), encode_ms,
-                     codec.timings["decode"])  # fmt: skip
+                     codec.timings["decode"], refine_ms)  # fmt: skip

@@ -247,3 +247,18 @@ def test_an_interrupted_training_names_the_command_that_resumes_it():
 
     argv = ["/venv/bin/compact", "train", "--data", "my photos", "--out", "runs/a", "--force"]
     assert resume_command(argv) == "compact train --data 'my photos' --out runs/a --resume"
+
+
+def test_refine_is_a_compress_option_whose_streams_any_decompress_reads(photo, tmp_path):
+    pytest.importorskip("torch")
+    res = invoke("compress", photo, "-o", tmp_path / "r.cpt", "-b", "onnx", "--refine", 3)
+    assert res.exit_code == 0, res.output
+    res = invoke("decompress", tmp_path / "r.cpt", "-o", tmp_path / "r.png")
+    assert res.exit_code == 0 and Image.open(tmp_path / "r.png").size == (56, 40), res.output
+    res = invoke("run", photo, "-o", tmp_path, "-b", "onnx", "--refine", 3)
+    assert res.exit_code == 0 and "refine" in res.output and "(3 steps)" in res.output, res.output
+    res = invoke("decompress", tmp_path / "r.cpt", "-o", tmp_path / "s.png", "--refine", 3)
+    assert res.exit_code == 1 and res.output.startswith("error:") and "are for compress" in res.output
+    assert not (tmp_path / "s.png").exists()
+    assert invoke("compress", photo, "-o", tmp_path / "n.cpt", "--refine", -1).exit_code != 0
+    assert not (tmp_path / "n.cpt").exists()

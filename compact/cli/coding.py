@@ -24,6 +24,7 @@ from compact.cli.common import (
     MaxPixelsOpt,
     ModelOpt,
     QualityOpt,
+    RefineOpt,
     handles_errors,
     read_file,
 )
@@ -127,6 +128,7 @@ def _coding_command(mode: str, sources: str, output_help: str, doc: str) -> Call
     output_opt = Annotated[str | None, typer.Option("--output", "-o", help=output_help)]
     quality_opt = QualityOpt if mode == "compress" else Annotated[int | None, typer.Option("--quality", hidden=True)]
     frame_opt = FrameOpt if mode == "compress" else Annotated[int, typer.Option("--frame", hidden=True)]
+    refine_opt = RefineOpt if mode == "compress" else Annotated[int, typer.Option("--refine", hidden=True)]
 
     def command(
         paths: sources_arg,
@@ -138,13 +140,15 @@ def _coding_command(mode: str, sources: str, output_help: str, doc: str) -> Call
         max_pixels: MaxPixelsOpt = DEFAULT_PIXELS,
         quality: quality_opt = None,
         frame: frame_opt = 0,
+        refine: refine_opt = 0,
         engine: EngineOpt = "local",
         address: AddressOpt = None,
         gpus: GpusOpt = 0.0,
     ) -> None:
-        if mode == "decompress" and (quality is not None or frame):
-            raise CompactError("--quality and --frame are for compress: a stream holds one picture at one quality")
-        spec = CodecSpec(model, backend, quality, max_pixels, frame)
+        if mode == "decompress" and (quality is not None or frame or refine):
+            raise CompactError("--quality, --frame and --refine are for compress: a stream holds one picture at "
+                               "one quality")  # fmt: skip
+        spec = CodecSpec(model, backend, quality, max_pixels, frame, refine)
         _code(mode, paths, output, spec, JobOptions(engine, jobs, force, address, gpus))
 
     command.__doc__ = doc
@@ -178,6 +182,7 @@ def run(
     max_pixels: MaxPixelsOpt = DEFAULT_PIXELS,
     quality: QualityOpt = None,
     frame: FrameOpt = 0,
+    refine: RefineOpt = 0,
 ) -> None:
     """Compress and decompress images, write the reconstructions and report size, quality and time.
 
@@ -188,7 +193,7 @@ def run(
 
     if not output.is_dir():
         raise CompactError(f"output folder {output} does not exist")
-    codec = CodecSpec(model, backend, quality, max_pixels, frame).codec()
+    codec = CodecSpec(model, backend, quality, max_pixels, frame, refine).codec()
     coding = "entropy-coded when smaller" if codec.context is not None else "raw bits (no context model)"
     config = codec.bundle.manifest.config
     level = quality or config.default_quality
@@ -204,10 +209,11 @@ def run(
         result = round_trip(codec, src, dst, force=True)
         for note in codec.notes:
             typer.echo(f"note: {note}", err=True)
+        refined = "" if result.refine_ms is None else f", refine {result.refine_ms:.0f} ms ({refine} steps)"
         typer.echo(
             f"{src}: {result.width}x{result.height}, {result.size} bytes (container v{result.version}), "
             f"{result.bpp:.4f} bpp, {result.ratio:.0f}x smaller than raw 24-bit RGB, PSNR {result.psnr:.2f} dB, "
-            f"encode {result.encode_ms:.0f} ms, decode {result.decode_ms:.0f} ms "
+            f"encode {result.encode_ms:.0f} ms{refined}, decode {result.decode_ms:.0f} ms "
             f"(networks; the first image includes session start-up) -> {result.output}"
         )
 

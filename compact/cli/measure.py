@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from compact.cli.common import BackendOpt, ModelOpt, handles_errors, require
+from compact.cli.common import BackendOpt, ModelOpt, RefineOpt, handles_errors, require
 from compact.errors import CompactError
 
 app = typer.Typer()
@@ -54,6 +54,7 @@ def eval_command(
     model: ModelOpt = "default",
     backend: BackendOpt = "auto",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes, one image each at a time.")] = 1,
+    refine: RefineOpt = 0,
 ) -> None:
     """Rate-distortion of COMPACT (every quality level) against JPEG, WebP, AVIF and JPEG 2000 sweeps.
 
@@ -73,7 +74,7 @@ def eval_command(
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("eval", total=None, what="")
         summary = run_eval(
-            data, names, out, model, backend, jobs,
+            data, names, out, model, backend, jobs, refine=refine,
             on_start=lambda total: bar.update(task, total=total),
             progress=lambda name: bar.update(task, advance=1, what=name),
         )  # fmt: skip

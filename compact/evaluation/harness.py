@@ -85,12 +85,12 @@ def measure_image(name: str, rgb: np.ndarray, codecs: list[str], compact: Codec 
 _worker: tuple[list[str], Codec | None] | None = None  # in a worker process only, made by _init_worker
 
 
-def _init_worker(codecs: list[str], model: str, backend: str) -> None:
+def _init_worker(codecs: list[str], model: str, backend: str, refine: int) -> None:
     import torch
 
     global _worker
     torch.set_num_threads(1)  # one image per process: the processes are the parallelism
-    _worker = (codecs, Codec(model, backend, threads=1) if COMPACT in codecs else None)
+    _worker = (codecs, Codec(model, backend, threads=1, refine=refine) if COMPACT in codecs else None)
 
 
 def _measure_in_worker(name: str, rgb: np.ndarray) -> list[Measurement]:
@@ -100,13 +100,14 @@ def _measure_in_worker(name: str, rgb: np.ndarray) -> list[Measurement]:
 
 def evaluate(images: list[tuple[str, np.ndarray]], codecs: list[str], model: str = "default",
              backend: str = "auto", jobs: int = 1,
-             progress: Callable[[str], None] | None = None) -> list[Measurement]:  # fmt: skip
+             progress: Callable[[str], None] | None = None, refine: int = 0) -> list[Measurement]:  # fmt: skip
     """Measure every image in ``jobs`` worker processes, each with its own codec and single-threaded torch
     (MS-SSIM's many small convolutions slow down badly with threads on a busy machine); rows come back in
     image order. Workers are spawned, not forked: a fork of a process whose torch or onnxruntime threads hold a
-    lock can hang forever (seen in the test suite)."""
+    lock can hang forever (seen in the test suite). ``refine``: COMPACT's encoder-side refinement steps."""
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(1, jobs), spawn, initializer=_init_worker, initargs=(codecs, model, backend)) as pool:
+    setup = (codecs, model, backend, refine)
+    with ProcessPoolExecutor(max(1, jobs), spawn, initializer=_init_worker, initargs=setup) as pool:
         futures = {pool.submit(_measure_in_worker, name, rgb): name for name, rgb in images}
         for future in as_completed(futures):
             if progress is not None:
