@@ -59,8 +59,8 @@ def test_refinement_is_never_worse_under_its_objective_even_when_its_steps_wande
     planes = plain.channels_for(None)
     h, w = picture.shape[:2]
     sign = (latent[0, :planes] >= 0).astype(np.uint8)
-    for lr, steps in ((5.0, 10), (0.01, 30)):
-        refiner = _refiner(default_bundle, steps=steps, lr=lr, check_every=10)
+    for lr, steps, arithmetic in ((5.0, 10, "auto"), (0.01, 30, "bf16"), (0.01, 30, "fp32")):
+        refiner = _refiner(default_bundle, steps=steps, lr=lr, check_every=10, precision=arithmetic)
         assert refiner.score(refiner.refine(image, latent, planes, h, w), image, h, w) <= refiner.score(
             sign, image, h, w
         )
@@ -84,5 +84,7 @@ def test_images_too_large_to_refine_whole_are_refused(monkeypatch, picture):
 def test_bad_settings_are_refused():
     with pytest.raises(ConfigError):
         RefineConfig(steps=0)
+    with pytest.raises(ConfigError, match="precision"):
+        RefineConfig(precision="fp16")
     with pytest.raises(ConfigError):
         Codec("default", backend="onnx", refine=-1)
