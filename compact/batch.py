@@ -8,6 +8,7 @@ it. A bad input is recorded and the batch goes on; the summary lists every failu
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import time
@@ -227,7 +228,10 @@ def _execute(todo: list[Job], mode: str, spec: CodecSpec, workers: int, threads:
         for job in todo:
             yield _run_one(job, mode, codec)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec, threads)) as pool:
+    # The parent's codec has loaded torch when it refines, and a fork of a process whose torch threads have
+    # started can hang forever (it did, in the first try): those workers are spawned.
+    start = multiprocessing.get_context("spawn") if spec.refine else None
+    with ProcessPoolExecutor(workers, start, initializer=_init_worker, initargs=(spec, threads)) as pool:
         futures = [pool.submit(_run_one, job, mode) for job in todo]
         try:
             for future in as_completed(futures):

@@ -101,7 +101,8 @@ class Codec:
             raise MissingExtraError(f"refinement runs the decoder backwards in torch: {reason}")
         from compact.training.refine import RefineConfig, Refiner
 
-        return Refiner(self.bundle.file(roles.WEIGHTS), self.context, RefineConfig(steps=self.refine))
+        return Refiner(self.bundle.file(roles.WEIGHTS), self.context, RefineConfig(steps=self.refine),
+                       threads=self._threads)  # fmt: skip
 
     def _load_context(self) -> entropy.ContextModel | None:
         if roles.CONTEXT not in self.bundle.manifest.files:

@@ -1,6 +1,10 @@
 """Batch mode: folder trees mirrored, parallel workers, resumable, bad files reported, non-zero exit."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 from conftest import natural_image
@@ -163,3 +167,21 @@ def test_ctrl_c_stops_a_folder_run_promptly_and_a_rerun_resumes(tmp_path):
     assert 5 <= made < count and not list(out.glob(".*.partial"))
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0 and f"{count - made} done, {made} already done" in res.stdout
+
+
+def test_refining_workers_start_and_finish(tree, tmp_path):
+    """Refinement loads torch in the parent (the codec made there to check the options): forked workers hung
+    for good in the first try, so each run has a deadline, in a process of its own."""
+    pytest.importorskip("torch")
+    out = tmp_path / "cpt"
+    cmd = [sys.executable, "-m", "compact.cli", "compress", str(tree), "-o", str(out), "-j", "2", "-b", "onnx",
+           "--refine", "2"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}  # a thread pool in the parent is what a fork inherits badly
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)  # fmt: skip
+    try:
+        out_text, err_text = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the hung workers too, not only the parent
+        pytest.fail("compress --refine -j 2 did not finish in 300 s")
+    assert proc.returncode == 0 and "4 done, 0 already done, 0 failed" in out_text, out_text + err_text

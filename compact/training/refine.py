@@ -67,8 +67,10 @@ class _SignThrough(torch.autograd.Function):
 class Refiner:
     """One model's decoder (fp32, CPU) and context table, for refining many images."""
 
-    def __init__(self, weights: Path, table: ContextModel | None, config: RefineConfig):
+    def __init__(self, weights: Path, table: ContextModel | None, config: RefineConfig, threads: int | None = None):
         self.config = config
+        #: torch threads during a search (None: torch's setting), so that parallel workers do not oversubscribe
+        self.threads = threads
         model = load_model(weights).eval()
         self.decoder, self.channels = model.decoder, model.config.latent_channels
         self.decoder.requires_grad_(False).to(memory_format=torch.channels_last)
@@ -101,6 +103,14 @@ class Refiner:
     def refine(self, image: np.ndarray, latent: np.ndarray, planes: int, height: int, width: int) -> np.ndarray:
         """(1, 3, H', W') padded model input and its (1, C, h, w) latent -> the refined (planes, h, w) {0, 1}
         code for the ``height`` x ``width`` picture in its top-left corner."""
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads or previous)
+        try:
+            return self._search(image, latent, planes, height, width)
+        finally:
+            torch.set_num_threads(previous)  # the caller's setting, whatever the search did
+
+    def _search(self, image: np.ndarray, latent: np.ndarray, planes: int, height: int, width: int) -> np.ndarray:
         cfg = self.config
         target = torch.from_numpy(image)[..., :height, :width]
         keep = (torch.arange(latent.shape[1]) < planes).float()[None, :, None, None]
