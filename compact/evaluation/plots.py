@@ -19,6 +19,8 @@ def rd_plots(summary: dict, max_bpp: float = 1.0) -> dict[str, bytes]:
     import matplotlib.pyplot as plt
 
     written = {}
+    refine = summary.get("model", {}).get("refine", 0)
+    names = {COMPACT: f"COMPACT (--refine {refine})" if refine else "COMPACT"}
     for metric, label in (("psnr", "PSNR (dB, RGB)"), ("msssim", "MS-SSIM (dB: -10 log10(1 - MS-SSIM))")):
         fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
         for codec, points in summary["curves"].items():
@@ -26,7 +28,7 @@ def rd_plots(summary: dict, max_bpp: float = 1.0) -> dict[str, bytes]:
             color, marker = STYLE.get(codec, ("black", "."))
             ys = [p[metric] if metric == "psnr" else msssim_db(p[metric]) for p in points]
             ax.plot([p["bpp"] for p in points], ys, marker=marker, color=color, ms=4,
-                    lw=2.2 if codec == COMPACT else 1.2, label=codec.upper())  # fmt: skip
+                    lw=2.2 if codec == COMPACT else 1.2, label=names.get(codec, codec.upper()))  # fmt: skip
         ax.axvline(PAPER_BPP, color="gray", ls="--", lw=0.8)
         ax.text(PAPER_BPP, ax.get_ylim()[0], " paper's rate", color="gray", fontsize=8, va="bottom")
         ax.set_xscale("log")

@@ -12,6 +12,9 @@ def _num(value: float | None, fmt: str) -> str:
 
 def markdown(summary: dict) -> str:
     lines = [f"Mean over {summary['images']} images; bytes are whole files (COMPACT: container with header).", ""]
+    refine = summary.get("model", {}).get("refine", 0)
+    if refine:
+        lines += [f"COMPACT's codes were refined at compress (`--refine {refine}`); decoding is unchanged.", ""]
     if "compact_point" not in summary:
         return "\n".join(lines)
     p = summary["compact_point"]

@@ -99,3 +99,13 @@ def test_run_eval_writes_every_output_and_a_rerun_replaces_the_report(images, tm
     run_eval(images, ["jpeg"], out, backend="onnx")
     assert (out / "summary.json").read_bytes() != before  # replaced by the second run's report
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_eval_with_refinement_reaches_the_workers_and_says_so(images, tmp_path):
+    pytest.importorskip("torch")
+    plain = run_eval(images, ["compact"], tmp_path / "plain", backend="onnx")
+    refined = run_eval(images, ["compact"], tmp_path / "refined", backend="onnx", refine=20)
+    assert refined["model"]["refine"] == 20 and plain["model"]["refine"] == 0
+    assert refined["curves"]["compact"] != plain["curves"]["compact"]  # the workers refined the codes
+    assert "`--refine 20`" in (tmp_path / "refined" / "summary.md").read_text()
+    assert "--refine" not in (tmp_path / "plain" / "summary.md").read_text()
