@@ -27,12 +27,10 @@ def main() -> None:
     parser.add_argument("--refine-anchor", action="store_true", help="refine the first model too")
     args = parser.parse_args()
     images = load_images(args.data)
-    def refine_of(i: int) -> int:
-        return args.refine if i > 0 or args.refine_anchor else 0
-
-    curves = {f"{model} (refine {refine_of(i)})":
-              mean_curves(evaluate(images, [COMPACT], model, args.backend, args.jobs, refine=refine_of(i)))[COMPACT]
-              for i, model in enumerate(args.models)}  # fmt: skip
+    refines = [args.refine if i > 0 or args.refine_anchor else 0 for i in range(len(args.models))]
+    curves = {f"{model} (refine {steps})":
+              mean_curves(evaluate(images, [COMPACT], model, args.backend, args.jobs, refine=steps))[COMPACT]
+              for model, steps in zip(args.models, refines, strict=True)}  # fmt: skip
     anchor = next(iter(curves))
     print(f"{len(images)} images under {args.data}; BD-rate against {anchor} (negative: fewer bytes)")
     for model, points in curves.items():

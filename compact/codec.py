@@ -130,6 +130,10 @@ class Codec:
 
     def encode_bits(self, rgb: np.ndarray) -> np.ndarray:
         """HxWx3 uint8 -> the (C, h, w) binary code as {0, 1} uint8."""
+        return bits.binarize(self._latent(rgb)[0])
+
+    def _latent(self, rgb: np.ndarray) -> np.ndarray:
+        """HxWx3 uint8 -> the encoder's (1, C, h, w) latent, tiled when the picture is large; timed."""
         height, width = rgb.shape[:2]
         if max(width, height) > container.MAX_SIDE:
             raise ImageError(f"{width}x{height} exceeds the format's limit of {container.MAX_SIDE} px per side")
@@ -140,7 +144,7 @@ class Codec:
         else:
             latent = self.backend.encode(to_model_input(rgb))
         self.timings["encode"] = (time.perf_counter() - t0) * 1e3
-        return bits.binarize(latent[0])
+        return latent
 
     def _refined_bits(self, rgb: np.ndarray, sent: int) -> np.ndarray:
         """HxWx3 uint8 -> the refined (sent, h, w) code: the encoder's latent, then the search."""
@@ -148,12 +152,9 @@ class Codec:
         if needs_tiling(height, width):
             raise ImageError(f"{width}x{height} is too large to refine: refinement runs the decoder over the "
                              "whole image at once (compress it without --refine)")  # fmt: skip
-        image = to_model_input(rgb)
+        latent = self._latent(rgb)
         t0 = time.perf_counter()
-        latent = self.backend.encode(image)
-        self.timings["encode"] = (time.perf_counter() - t0) * 1e3
-        t0 = time.perf_counter()
-        code = self._refiner.refine(image, latent, sent, height, width)
+        code = self._refiner.refine(to_model_input(rgb), latent, sent, height, width)
         self.timings["refine"] = (time.perf_counter() - t0) * 1e3
         return code
 
