@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import natural_image
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 from compact import container, roles  # noqa: E402
 from compact.codec import Codec  # noqa: E402
@@ -66,6 +66,25 @@ def test_refinement_is_never_worse_under_its_objective_even_when_its_steps_wande
         )
     other = (plain.backend.encode(to_model_input(natural_image(h, w, seed=6)))[0, :planes] >= 0).astype(np.uint8)
     assert refiner.score(other, image, h, w) > refiner.score(sign, image, h, w)
+
+
+def test_each_level_weighs_its_bits_as_training_did(default_bundle, plain, picture):
+    """lambda falls as the planes grow (0.03 at the default 16), and the objective charges each level's bits at
+    its own lambda (the control: an 8-plane code costs twice, a 64-plane one a quarter, of lambda at 16)."""
+    config = RefineConfig()
+    assert [config.weight_at(planes) for planes in (8, 16, 32, 64)] == pytest.approx([0.06, 0.03, 0.015, 0.0075])
+    image = to_model_input(picture)
+    latent = plain.backend.encode(image)
+    h, w = picture.shape[:2]
+    charged, free = _refiner(default_bundle), _refiner(default_bundle, rate_weight=0.0)
+    for planes in (8, 64):
+        code = (latent[0, :planes] >= 0).astype(np.uint8)
+        symbols = torch.zeros(1, charged.channels, *code.shape[1:])
+        symbols[0, :planes] = torch.from_numpy(code.astype(np.float32) * 2 - 1)
+        bits = float(charged.rate.bits_per_cell(symbols, symbols)[:, :planes].sum()) / (h * w)
+        rate_part = charged.score(code, image, h, w) - free.score(code, image, h, w)
+        assert rate_part == pytest.approx(config.weight_at(planes) * bits, rel=1e-4)
+        assert rate_part != pytest.approx(config.rate_weight * bits, rel=1e-2)
 
 
 def test_refinement_needs_torch(monkeypatch):
