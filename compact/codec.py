@@ -147,14 +147,15 @@ class Codec:
         return latent
 
     def _refined_bits(self, rgb: np.ndarray, sent: int) -> np.ndarray:
-        """HxWx3 uint8 -> the refined (sent, h, w) code: the encoder's latent, then the search."""
+        """HxWx3 uint8 -> the refined (sent, h, w) code: the encoder's latent, then the search (tile by tile
+        where the networks would tile the picture)."""
         height, width = rgb.shape[:2]
-        if needs_tiling(height, width):
-            raise ImageError(f"{width}x{height} is too large to refine: refinement runs the decoder over the "
-                             "whole image at once (compress it without --refine)")  # fmt: skip
         latent = self._latent(rgb)
         t0 = time.perf_counter()
-        code = self._refiner.refine(to_model_input(rgb), latent, sent, height, width)
+        if needs_tiling(height, width):
+            code = self._refiner.refine_tiled(rgb, latent, sent, self.tiles)
+        else:
+            code = self._refiner.refine(to_model_input(rgb), latent, sent, height, width)
         self.timings["refine"] = (time.perf_counter() - t0) * 1e3
         return code
 

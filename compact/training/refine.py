@@ -24,18 +24,22 @@ code returned are fp32 and hard, so "never worse" holds for the fp32 objective o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from compact.config import STRIDE
 from compact.entropy import ContextModel
 from compact.errors import ConfigError
+from compact.geometry import to_tensor
+from compact.tiling import TileGrid
 from compact.training import precision
 from compact.training.checkpoint import load_model
 from compact.training.rate import ContextRate
-
 
 #: the planes at which ``RefineConfig.rate_weight`` applies as given (quality 2, the default)
 REFERENCE_PLANES = 16
@@ -107,19 +111,20 @@ class Refiner:
         if self.rate is not None:
             self.rate.requires_grad_(False)
 
-    def _objective(self, symbols: torch.Tensor, target: torch.Tensor, planes: int, height: int,
-                   width: int, bf16: bool = False) -> torch.Tensor:  # fmt: skip
-        """Squared error over the picture (not its padding) plus the weighted code length per pixel; ``symbols``
-        may be relaxed (in [-1, 1]): their bits are then counted as stochastic bits, in the contexts of their
-        signs."""
+    def _objective(self, symbols: torch.Tensor, target: torch.Tensor, box: tuple[int, int, int, int], planes: int,
+                   bf16: bool = False) -> torch.Tensor:  # fmt: skip
+        """Squared error over ``target``, the pixels ``box`` (y0, y1, x0, x1) of the decoded ``symbols``, plus
+        the weighted code length per pixel of those; ``symbols`` may be relaxed (in [-1, 1]): their bits are
+        then counted as stochastic bits, in the contexts of their signs."""
+        y0, y1, x0, x1 = box
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             decoded = self.decoder(symbols.contiguous(memory_format=torch.channels_last))
-        error = ((decoded.float()[..., :height, :width] - target) ** 2).mean()
+        error = ((decoded.float()[..., y0:y1, x0:x1] - target) ** 2).mean()
         weight = self.config.weight_at(planes)
         if self.rate is None or weight == 0:
             return error
         cells = self.rate.bits_per_cell(symbols, _hard(symbols))[:, :planes]
-        return error + weight * cells.sum() / (height * width)
+        return error + weight * cells.sum() / target[0, 0].numel()
 
     def score(self, code: np.ndarray, image: np.ndarray, height: int, width: int) -> float:
         """The objective the search minimises for a (planes, h, w) {0, 1} ``code`` of the picture."""
@@ -128,39 +133,82 @@ class Refiner:
         symbols[0, :planes] = torch.from_numpy(code.astype(np.float32) * 2 - 1)
         with torch.no_grad():
             target = torch.from_numpy(image)[..., :height, :width]
-            return float(self._objective(symbols, target, planes, height, width))
+            return float(self._objective(symbols, target, (0, height, 0, width), planes))
 
     def refine(self, image: np.ndarray, latent: np.ndarray, planes: int, height: int, width: int) -> np.ndarray:
         """(1, 3, H', W') padded model input and its (1, C, h, w) latent -> the refined (planes, h, w) {0, 1}
-        code for the ``height`` x ``width`` picture in its top-left corner."""
+        code for the ``height`` x ``width`` picture in its top-left corner, searched in one piece."""
+        target = torch.from_numpy(image)[..., :height, :width]
+        with self._thread_share():
+            return self._search(target, torch.from_numpy(latent), (0, height, 0, width), planes)[:planes]
+
+    def refine_tiled(self, rgb: np.ndarray, latent: np.ndarray, planes: int, grid: TileGrid) -> np.ndarray:
+        """HxWx3 uint8 and its (1, C, h, w) latent -> the refined (planes, h, w) {0, 1} code, searched one
+        ``grid`` core at a time, for pictures too large to run the decoder backwards over whole.
+
+        Each search changes only its core's cells. It decodes the core with ``2 * grid.halo`` cells around it
+        (the cells already searched as they will be coded, the rest as the encoder's signs) and scores the
+        pixels within ``grid.halo`` cells of the core: all the pixels its cells reach (the halo covers the
+        decoder's reach), each decoded exactly as in one pass (its own reach stays inside the window). So
+        each search is never worse for the whole picture's objective either, and the cores may follow one
+        another.
+        """
+        height, width = rgb.shape[:2]
+        reach = grid.halo
+        window = TileGrid(core=grid.core, halo=2 * reach)
+        current = torch.from_numpy(latent).clone()
+        rows, cols = current.shape[2:]
+        with self._thread_share():
+            for r0, r1, i0, i1 in window.spans(rows):
+                y0, y1 = max(i0, r0 - reach) * STRIDE, min(min(i1, r1 + reach) * STRIDE, height)
+                for c0, c1, j0, j1 in window.spans(cols):
+                    x0, x1 = max(j0, c0 - reach) * STRIDE, min(min(j1, c1 + reach) * STRIDE, width)
+                    free = torch.zeros(1, 1, i1 - i0, j1 - j0, dtype=torch.bool)
+                    free[..., r0 - i0 : r1 - i0, c0 - j0 : c1 - j0] = True
+                    box = (y0 - i0 * STRIDE, y1 - i0 * STRIDE, x0 - j0 * STRIDE, x1 - j0 * STRIDE)
+                    target = torch.from_numpy(to_tensor(rgb[y0:y1, x0:x1]))
+                    found = self._search(target, current[..., i0:i1, j0:j1], box, planes, free)
+                    core = torch.from_numpy(found[:, r0 - i0 : r1 - i0, c0 - j0 : c1 - j0])
+                    current[0, :, r0:r1, c0:c1] = core * 2.0 - 1.0
+        return (current[0, :planes] >= 0).numpy().astype(np.uint8)
+
+    @contextmanager
+    def _thread_share(self) -> Iterator[None]:
+        """Run with this refiner's torch threads, then restore the caller's setting, whatever the search did."""
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads or previous)
         try:
-            return self._search(image, latent, planes, height, width)
+            yield
         finally:
-            torch.set_num_threads(previous)  # the caller's setting, whatever the search did
+            torch.set_num_threads(previous)
 
-    def _search(self, image: np.ndarray, latent: np.ndarray, planes: int, height: int, width: int) -> np.ndarray:
+    def _search(self, target: torch.Tensor, latent: torch.Tensor, box: tuple[int, int, int, int], planes: int,
+                free: torch.Tensor | None = None) -> np.ndarray:  # fmt: skip
+        """The search over the (1, C, h, w) ``latent``'s cells where ``free`` (all when None; the others stay
+        their signs) -> the best (C, h, w) {0, 1} code seen (planes past ``planes`` are zeros)."""
         cfg = self.config
-        target = torch.from_numpy(image)[..., :height, :width]
         keep = (torch.arange(latent.shape[1]) < planes).float()[None, :, None, None]
+        fixed = _hard(latent) * keep
         # the encoder's pre-tanh output (its latent is tanh of it), bounded so that saturated cells can flip
-        u = torch.atanh(torch.from_numpy(latent).clamp(-0.999, 0.999)).requires_grad_(True)
+        u = torch.atanh(latent.clamp(-0.999, 0.999)).requires_grad_(True)
         optimizer = torch.optim.Adam([u], lr=cfg.lr)
         noise = torch.Generator().manual_seed(cfg.seed)
 
+        def pinned(symbols: torch.Tensor) -> torch.Tensor:
+            return symbols if free is None else torch.where(free, symbols, fixed)
+
         def scored() -> tuple[float, torch.Tensor]:
             with torch.no_grad():
-                symbols = _hard(u) * keep
-                return float(self._objective(symbols, target, planes, height, width)), symbols
+                symbols = pinned(_hard(u) * keep)
+                return float(self._objective(symbols, target, box, planes)), symbols
 
         best = scored()
         for step in range(cfg.steps):
             relaxed = torch.tanh(u / cfg.temperature_at(step) + _logistic(u.shape, noise) / 2) * keep
-            loss = self._objective(relaxed, target, planes, height, width, self.bf16)
+            loss = self._objective(pinned(relaxed), target, box, planes, self.bf16)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.steps:
                 best = min(best, scored(), key=lambda pair: pair[0])
-        return (best[1][0, :planes] > 0).numpy().astype(np.uint8)
+        return (best[1][0] > 0).numpy().astype(np.uint8)

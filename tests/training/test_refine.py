@@ -8,9 +8,10 @@ torch = pytest.importorskip("torch")
 
 from compact import container, roles  # noqa: E402
 from compact.codec import Codec  # noqa: E402
-from compact.errors import ConfigError, ImageError, MissingExtraError  # noqa: E402
+from compact.errors import ConfigError, MissingExtraError  # noqa: E402
 from compact.geometry import to_model_input  # noqa: E402
 from compact.metrics import psnr  # noqa: E402
+from compact.tiling import TileGrid, halo_cells  # noqa: E402
 from compact.training.refine import RefineConfig, Refiner  # noqa: E402
 
 #: what 50 steps must gain at the default quality on the test picture (measured: about +0.6 dB on it; +0.6 to
@@ -93,11 +94,32 @@ def test_refinement_needs_torch(monkeypatch):
         Codec("default", backend="onnx", refine=5)
 
 
-def test_images_too_large_to_refine_whole_are_refused(monkeypatch, picture):
-    codec = Codec("default", backend="onnx", refine=5)
+def test_pictures_the_codec_tiles_are_refined_tile_by_tile(monkeypatch, plain, picture):
+    codec = Codec("default", backend="onnx", refine=20)
     monkeypatch.setattr("compact.codec.needs_tiling", lambda height, width: True)
-    with pytest.raises(ImageError, match="too large to refine"):
-        codec.compress(picture)
+    codec.tiles = TileGrid(core=3, halo=codec.tiles.halo)  # 2 x 3 cores on the 6 x 8 cells of the picture
+    refined, unrefined = codec.compress(picture), plain.compress(picture)
+    gain = psnr(picture, plain.decompress_array(refined)) - psnr(picture, plain.decompress_array(unrefined))
+    assert gain >= MIN_GAIN_DB, gain
+    assert len(refined) <= MAX_GROWTH * len(unrefined), (len(refined), len(unrefined))
+
+
+def test_searching_tile_by_tile_never_worsens_the_whole_picture(default_bundle, plain):
+    """Each core's search scores every pixel its cells reach, decoded as in one pass, so the whole picture's
+    objective falls (the control: scoring only each core's own pixels lets the searches spoil their
+    neighbours' pixels, and the whole picture comes out worse than the encoder's code)."""
+    big = natural_image(192, 256, seed=7)
+    image = to_model_input(big)
+    latent = plain.backend.encode(image)
+    planes = plain.channels_for(None)
+    sign = (latent[0, :planes] >= 0).astype(np.uint8)
+    refiner = _refiner(default_bundle, steps=10)
+    before = refiner.score(sign, image, *big.shape[:2])
+    reach = halo_cells(default_bundle.manifest.config)
+    tiled = refiner.refine_tiled(big, latent, planes, TileGrid(core=4, halo=reach))
+    assert refiner.score(tiled, image, *big.shape[:2]) < before
+    blind = refiner.refine_tiled(big, latent, planes, TileGrid(core=4, halo=0))
+    assert refiner.score(blind, image, *big.shape[:2]) > before
 
 
 def test_bad_settings_are_refused():
