@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from dataclasses import replace
@@ -97,6 +98,8 @@ class Codec:
         if self.refine < 0:
             raise ConfigError(f"refinement steps must be 0 (off) or more, got {self.refine}")
         reason = unavailable_reason()
+        if reason is None and importlib.util.find_spec("pytorch_msssim") is None:
+            reason = 'it scores MS-SSIM with pytorch-msssim: pip install "compact[train]"'
         if reason is not None:
             raise MissingExtraError(f"refinement runs the decoder backwards in torch: {reason}")
         from compact.training.refine import RefineConfig, Refiner

@@ -1,5 +1,7 @@
 """Encoder-side refinement: a better code for the same decoder, read by every runtime."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 from conftest import natural_image
@@ -9,7 +11,8 @@ torch = pytest.importorskip("torch")
 from compact import container, roles  # noqa: E402
 from compact.codec import Codec  # noqa: E402
 from compact.errors import ConfigError, MissingExtraError  # noqa: E402
-from compact.geometry import to_model_input  # noqa: E402
+from compact.evaluation.msssim import msssim  # noqa: E402
+from compact.geometry import from_model_output, to_model_input  # noqa: E402
 from compact.metrics import psnr  # noqa: E402
 from compact.tiling import TileGrid, halo_cells  # noqa: E402
 from compact.training.refine import RefineConfig, Refiner  # noqa: E402
@@ -70,10 +73,11 @@ def test_refinement_is_never_worse_under_its_objective_even_when_its_steps_wande
 
 
 def test_each_level_weighs_its_bits_as_training_did(default_bundle, plain, picture):
-    """lambda falls as the planes grow (0.03 at the default 16), and the objective charges each level's bits at
-    its own lambda (the control: an 8-plane code costs twice, a 64-plane one a quarter, of lambda at 16)."""
+    """lambda falls as the planes grow (as given at the default 16), and the objective charges each level's bits
+    at its own lambda (the control: an 8-plane code costs twice, a 64-plane one a quarter, of lambda at 16)."""
     config = RefineConfig()
-    assert [config.weight_at(planes) for planes in (8, 16, 32, 64)] == pytest.approx([0.06, 0.03, 0.015, 0.0075])
+    lam = config.rate_weight
+    assert [config.weight_at(planes) for planes in (8, 16, 32, 64)] == pytest.approx([2 * lam, lam, lam / 2, lam / 4])
     image = to_model_input(picture)
     latent = plain.backend.encode(image)
     h, w = picture.shape[:2]
@@ -86,6 +90,28 @@ def test_each_level_weighs_its_bits_as_training_did(default_bundle, plain, pictu
         rate_part = charged.score(code, image, h, w) - free.score(code, image, h, w)
         assert rate_part == pytest.approx(config.weight_at(planes) * bits, rel=1e-4)
         assert rate_part != pytest.approx(config.rate_weight * bits, rel=1e-2)
+
+
+def test_the_ms_ssim_term_buys_ms_ssim(default_bundle, plain):
+    """The same search with and without its MS-SSIM term: the term must raise the decoded picture's MS-SSIM."""
+    big = natural_image(192, 256, seed=8)
+    image = to_model_input(big)
+    latent = plain.backend.encode(image)
+    planes = plain.channels_for(None)
+    scores = []
+    for beta in (0.0, 0.03):
+        code = _refiner(default_bundle, steps=20, msssim_weight=beta).refine(image, latent, planes, *big.shape[:2])
+        drawn = from_model_output(plain.backend.decode(plain.decoder_input(code)), big.shape[1], big.shape[0])
+        scores.append(msssim(big, drawn))
+    assert scores[1] > scores[0] + 0.002, scores
+
+
+def test_refinement_needs_pytorch_msssim(monkeypatch):
+    real = importlib.util.find_spec
+    absent = {"pytorch_msssim"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    with pytest.raises(MissingExtraError, match="pytorch-msssim"):
+        Codec("default", backend="onnx", refine=5)
 
 
 def test_refinement_needs_torch(monkeypatch):
@@ -113,7 +139,7 @@ def test_searching_tile_by_tile_never_worsens_the_whole_picture(default_bundle, 
     latent = plain.backend.encode(image)
     planes = plain.channels_for(None)
     sign = (latent[0, :planes] >= 0).astype(np.uint8)
-    refiner = _refiner(default_bundle, steps=10)
+    refiner = _refiner(default_bundle, steps=10, msssim_weight=0.0)  # MS-SSIM is no sum over tiles
     before = refiner.score(sign, image, *big.shape[:2])
     reach = halo_cells(default_bundle.manifest.config)
     tiled = refiner.refine_tiled(big, latent, planes, TileGrid(core=4, halo=reach))
