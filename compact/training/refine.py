@@ -161,8 +161,8 @@ class Refiner:
         (the cells already searched as they will be coded, the rest as the encoder's signs) and scores the
         pixels within ``grid.halo`` cells of the core: all the pixels its cells reach (the halo covers the
         decoder's reach), each decoded exactly as in one pass (its own reach stays inside the window). So
-        each search is never worse for the whole picture's objective either, and the cores may follow one
-        another.
+        each search is never worse for the whole picture's squared error and rate either, and the cores may
+        follow one another; the MS-SSIM term, no sum over tiles, is that of each search's scored pixels.
         """
         height, width = rgb.shape[:2]
         reach = grid.halo

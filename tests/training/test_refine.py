@@ -33,6 +33,12 @@ def plain():
     return Codec("default", backend="onnx")
 
 
+def _encoded(plain: Codec, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The padded model input of ``rgb``, the encoder's latent of it and the default quality's planes."""
+    image = to_model_input(rgb)
+    return image, plain.backend.encode(image), plain.channels_for(None)
+
+
 def _refiner(default_bundle, **settings) -> Refiner:
     return Refiner(default_bundle.file(roles.WEIGHTS), Codec(default_bundle, "onnx").context, RefineConfig(**settings))
 
@@ -48,9 +54,7 @@ def test_refined_streams_decode_better_on_a_runtime_without_torch_at_about_the_s
 
 def test_a_search_that_barely_moves_gains_nothing(default_bundle, plain, picture):
     """The control for the gain bound: the same search with a step too small to flip a bit."""
-    image = to_model_input(picture)
-    latent = plain.backend.encode(image)
-    planes = plain.channels_for(None)
+    image, latent, planes = _encoded(plain, picture)
     still = _refiner(default_bundle, steps=20, lr=1e-9).refine(image, latent, planes, *picture.shape[:2])
     assert np.array_equal(still, (latent[0, :planes] >= 0).astype(np.uint8))
 
@@ -58,9 +62,7 @@ def test_a_search_that_barely_moves_gains_nothing(default_bundle, plain, picture
 def test_refinement_is_never_worse_under_its_objective_even_when_its_steps_wander(default_bundle, plain, picture):
     """A step far too large wanders off; the code returned must still score no worse than the sign code it
     started from (the control: the sign code of a different picture scores worse)."""
-    image = to_model_input(picture)
-    latent = plain.backend.encode(image)
-    planes = plain.channels_for(None)
+    image, latent, planes = _encoded(plain, picture)
     h, w = picture.shape[:2]
     sign = (latent[0, :planes] >= 0).astype(np.uint8)
     for lr, steps, arithmetic in ((5.0, 10, "auto"), (0.01, 30, "bf16"), (0.01, 30, "fp32")):
@@ -78,8 +80,7 @@ def test_each_level_weighs_its_bits_as_training_did(default_bundle, plain, pictu
     config = RefineConfig()
     lam = config.rate_weight
     assert [config.weight_at(planes) for planes in (8, 16, 32, 64)] == pytest.approx([2 * lam, lam, lam / 2, lam / 4])
-    image = to_model_input(picture)
-    latent = plain.backend.encode(image)
+    image, latent, _ = _encoded(plain, picture)
     h, w = picture.shape[:2]
     charged, free = _refiner(default_bundle), _refiner(default_bundle, rate_weight=0.0)
     for planes in (8, 64):
@@ -95,9 +96,7 @@ def test_each_level_weighs_its_bits_as_training_did(default_bundle, plain, pictu
 def test_the_ms_ssim_term_buys_ms_ssim(default_bundle, plain):
     """The same search with and without its MS-SSIM term: the term must raise the decoded picture's MS-SSIM."""
     big = natural_image(192, 256, seed=8)
-    image = to_model_input(big)
-    latent = plain.backend.encode(image)
-    planes = plain.channels_for(None)
+    image, latent, planes = _encoded(plain, big)
     scores = []
     for beta in (0.0, 0.03):
         code = _refiner(default_bundle, steps=20, msssim_weight=beta).refine(image, latent, planes, *big.shape[:2])
@@ -135,9 +134,7 @@ def test_searching_tile_by_tile_never_worsens_the_whole_picture(default_bundle, 
     objective falls (the control: scoring only each core's own pixels lets the searches spoil their
     neighbours' pixels, and the whole picture comes out worse than the encoder's code)."""
     big = natural_image(192, 256, seed=7)
-    image = to_model_input(big)
-    latent = plain.backend.encode(image)
-    planes = plain.channels_for(None)
+    image, latent, planes = _encoded(plain, big)
     sign = (latent[0, :planes] >= 0).astype(np.uint8)
     refiner = _refiner(default_bundle, steps=10, msssim_weight=0.0)  # MS-SSIM is no sum over tiles
     before = refiner.score(sign, image, *big.shape[:2])
