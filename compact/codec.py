@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from compact import bits, colour, container, entropy, roles
+from compact import bits, colour, container, degrid, entropy, roles
 from compact.errors import ConfigError, ImageError, MissingExtraError, ModelError, ModelMismatchError
-from compact.geometry import from_model_output, to_model_input
+from compact.geometry import to_model_input, to_pixels, to_sixteenths
 from compact.manifest import ModelBundle, installed_model_dir, resolve_model
 from compact.picture import (
     DEFAULT_MAX_PIXELS,
@@ -54,7 +54,7 @@ class Codec:
     def __init__(self, model: str | os.PathLike[str] | ModelBundle | None = None, backend: str = "auto",
                  entropy_coding: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  threads: int | None = None, quality: int | None = None, frame: int = 0,
-                 colour_correction: bool = True, refine: int = 0):  # fmt: skip
+                 colour_correction: bool = True, refine: int = 0, degrid: bool = True):  # fmt: skip
         self.bundle = model if isinstance(model, ModelBundle) else resolve_model(model)
         self.backend: Backend = get_backend(backend, self.bundle, threads=threads)
         #: streams naming an earlier default model that ships with the package decode with it, unless a model
@@ -87,6 +87,9 @@ class Codec:
         #: torch); 0 codes the encoder's signs as they are
         self.refine = refine
         self._refiner = self._load_refiner() if refine else None
+        #: run the decode-side grid filter (compact/degrid.py) on what the decoder draws, when the model's
+        #: manifest asks for it; False gives the networks' own picture (to study them, not to view)
+        self.degrid = degrid
 
     def channels_for(self, quality: int | None) -> int:
         """Code channels sent at ``quality``; raises QualityError for a level the model lacks."""
@@ -212,10 +215,15 @@ class Codec:
         return fitted.to_bytes() if fitted is not None else None
 
     def _decode_rgb(self, symbols: np.ndarray, width: int, height: int) -> np.ndarray:
-        """(1, C, h, w) decoder input -> HxWx3 uint8 as the network draws it, whole or in tiles."""
+        """(1, C, h, w) decoder input -> HxWx3 uint8 as the network draws it, whole or in tiles, then through
+        the grid filter when the model asks for it."""
+        filtered = self.degrid and self.bundle.manifest.degrid
+        pixels = to_sixteenths if filtered else to_pixels  # the filter reads sixteenths of a level (degrid.UNIT)
         if needs_tiling(height, width):
-            return decode_tiled(symbols, self.backend.decode, width, height, self.tiles)
-        return from_model_output(self.backend.decode(symbols), width, height)
+            drawn = decode_tiled(symbols, self.backend.decode, width, height, self.tiles, pixels)
+        else:
+            drawn = pixels(self.backend.decode(symbols)[0, :, :height, :width])
+        return degrid.degrid(drawn) if filtered else drawn
 
     def decode_bits(self, data: bytes) -> tuple[container.Header, np.ndarray, container.Extensions]:
         """Parse and check a stream; return its header, (C, h, w) code and extension blocks."""
@@ -269,7 +277,7 @@ class Codec:
             return self
         if model not in self._earlier:
             self._earlier[model] = Codec(folder, self._backend_name, self.entropy_coding, self.max_pixels,
-                                         self._threads, frame=self.frame)  # fmt: skip
+                                         self._threads, frame=self.frame, degrid=self.degrid)  # fmt: skip
         return self._earlier[model]
 
     def decompress_picture(self, data: bytes) -> Picture:

@@ -40,6 +40,11 @@ def to_pixels(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
 
 
+def to_sixteenths(x: np.ndarray) -> np.ndarray:
+    """(3, H, W) float in ~[0, 1] -> HxWx3 uint16 in sixteenths of a level (0..4080), for compact.degrid."""
+    return np.clip(np.rint(x.transpose(1, 2, 0) * (255.0 * 16)), 0, 4080).astype(np.uint16)
+
+
 def to_model_input(rgb: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 -> (1, 3, H', W') float32 in [0, 1], edge-padded to multiples of the stride."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:

@@ -45,6 +45,9 @@ class ModelManifest:
     license: str = ""
     compact_version: str = ""  # the package version that exported it
     model_card: str = ""
+    #: readers run compact.degrid on what the decoder draws (it removes the sub-pixel grid from smooth
+    #: areas); absent in manifests written before it, which decode as they always did
+    degrid: bool = False
 
     @property
     def model_id_bytes(self) -> bytes:
@@ -156,6 +159,8 @@ def describe_model(bundle: ModelBundle) -> dict[str, object]:
         f"{list(m.config.encoder_hidden)}, decoder widths {list(m.config.decoder_hidden)}",
         "quality levels": ", ".join(f"{q}: {c} planes ({c / 256:.4f} bpp raw)" for q, c in enumerate(levels, 1)),
         "default quality": m.config.default_quality,
+        "grid filter": "on: readers remove the decoder's grid from smooth areas (compact/degrid.py)" if m.degrid
+        else "off",
         "files": ", ".join(f"{role}={rel}" for role, rel in sorted(m.files.items())),
         "exported by": f"compact {m.compact_version}" if m.compact_version else "an earlier compact (no version)",
         "code license": m.license or f"{LICENSE} (this package, compact {__version__})",

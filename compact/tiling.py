@@ -70,10 +70,12 @@ def encode_tiled(rgb: Array, encode: Callable[[Array], Array], channels: int, gr
     return latent
 
 
-def decode_tiled(symbols: Array, decode: Callable[[Array], Array], width: int, height: int, grid: TileGrid) -> Array:
-    """(1, C, h, w) ±1 code -> HxWx3 uint8, cropped to (height, width), one tile at a time."""
+def decode_tiled(symbols: Array, decode: Callable[[Array], Array], width: int, height: int, grid: TileGrid,
+                 pixels: Callable[[Array], Array] = to_pixels) -> Array:  # fmt: skip
+    """(1, C, h, w) ±1 code -> HxWx3 uint8 (or what ``pixels`` makes of the (3, h, w) floats, e.g.
+    ``geometry.to_sixteenths``), cropped to (height, width), one tile at a time."""
     _, _, h, w = symbols.shape
-    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    rgb = np.empty((height, width, 3), dtype=pixels(np.zeros((3, 1, 1), np.float32)).dtype)
     for r0, r1, i0, i1 in grid.spans(h):
         for c0, c1, j0, j1 in grid.spans(w):
             out = decode(np.ascontiguousarray(symbols[:, :, i0:i1, j0:j1]))
@@ -81,7 +83,7 @@ def decode_tiled(symbols: Array, decode: Callable[[Array], Array], width: int, h
             y0, x0 = r0 * STRIDE, c0 * STRIDE
             y1, x1 = min(r1 * STRIDE, height), min(c1 * STRIDE, width)
             if y1 > y0 and x1 > x0:
-                rgb[y0:y1, x0:x1] = to_pixels(core[:, : y1 - y0, : x1 - x0])
+                rgb[y0:y1, x0:x1] = pixels(core[:, : y1 - y0, : x1 - x0])
     return rgb
 
 

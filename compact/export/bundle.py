@@ -194,6 +194,8 @@ def _manifest(model: CompactAutoencoder, mid: str, out: Path, files: dict[str, s
         license=LICENSE,
         compact_version=__version__,
         model_card=MODEL_CARD,
+        # a decoder whose inner shuffles are low-passed draws no grid to remove (docs/TRAINING.md)
+        degrid=not model.config.smooth_upsampling,
         description=f"COMPACT N={model.config.channels} C={model.config.latent_channels}, quality levels "
         f"{'/'.join(map(str, levels))} channels = {'/'.join(f'{c / 256:.4f}' for c in levels)} bpp before the "
         "container header",

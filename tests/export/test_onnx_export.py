@@ -12,6 +12,10 @@ from compact.errors import ModelError  # noqa: E402
 from compact.manifest import MANIFEST_NAME, ModelBundle  # noqa: E402
 
 
+def test_a_plain_decoders_manifest_asks_readers_for_the_grid_filter(tiny_onnx_bundle):
+    assert tiny_onnx_bundle.manifest.degrid  # the sub-pixel decoder's grid (compact/degrid.py)
+
+
 def test_both_halves_pass_the_full_checker_with_named_io(tiny_onnx_bundle):
     for role, inp, out in (("onnx_encoder", "image", "latent"), ("onnx_decoder", "bits", "image")):
         model = onnx.load(tiny_onnx_bundle.file(role))

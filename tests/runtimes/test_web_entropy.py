@@ -243,3 +243,56 @@ def test_the_page_decodes_streams_of_a_table_its_model_kept(tmp_path, default_bu
     found, control = run_js(tmp_path, {"codes": jobs})["codes"]
     assert found == b64(padded.tobytes())
     assert control.startswith(f"ModelMismatchError: stream was entropy-coded with context model {kept.context_id}")
+
+
+def _degrid_inputs() -> list[np.ndarray]:
+    """Sixteenths of a level: smooth pictures with a sub-level grid (the filter acts), a textured one (it does
+    not), random values, and sizes around its margin and its bands (300 rows: two bands)."""
+    from compact.evaluation.grid import smooth_picture
+
+    rng = np.random.default_rng(7)
+    pictures = []
+    for size, seed in ((96, 1), (300, 2)):
+        img = smooth_picture(size, seed).astype(np.int64) * 16
+        y, x = np.mgrid[0:size, 0:size]
+        pattern = 6 * (np.cos(np.pi * x / 2) + np.cos(np.pi * y / 4)) + rng.normal(0, 2, (size, size))
+        img += np.rint(pattern).astype(np.int64)[..., None]
+        pictures.append(img[: size - 7, : size - 30])
+    pictures += [rng.integers(0, 4081, shape + (3,)) for shape in ((1, 1), (5, 70), (64, 33))]
+    return [np.clip(p, 0, 4080).astype(np.uint16) for p in pictures]
+
+
+def test_the_pages_grid_filter_gives_the_python_readers_bytes(tmp_path):
+    from compact.degrid import degrid
+
+    pictures = _degrid_inputs()
+    jobs = [{"width": p.shape[1], "height": p.shape[0], "fine": b64(p.astype("<u2").tobytes())} for p in pictures]
+    got = run_js(tmp_path, {"degrid": jobs})["degrid"]
+    for picture, page in zip(pictures, got, strict=True):
+        expected = degrid(picture)
+        assert base64.b64decode(page) == expected.tobytes()
+    assert not np.array_equal(degrid(pictures[0]), np.rint(pictures[0] / 16))  # it did filter something
+
+
+@pytest.mark.parametrize("filtered", [True, False], ids=["degrid", "no-degrid"])
+def test_the_page_draws_a_decoders_picture_as_the_python_reader(tmp_path, default_bundle, filtered):
+    """The page writes the network's picture through the filter (in sixteenths) exactly when the manifest asks."""
+    from compact.codec import Codec
+    from compact.degrid import degrid
+    from compact.evaluation.grid import smooth_picture
+    from compact.geometry import padded_size, to_pixels, to_sixteenths
+
+    manifest = json.loads((default_bundle.root / "manifest.json").read_text())
+    assert manifest["degrid"]
+    manifest["degrid"] = filtered
+    height, width = 70, 90
+    writer = Codec(default_bundle, "onnx", entropy_coding=False, colour_correction=False)
+    stream = writer.compress(smooth_picture(96)[:height, :width])
+    hp, wp = padded_size(height, width)
+    picture = (smooth_picture(96, seed=3)[:hp, :wp].transpose(2, 0, 1) / 255.0).astype(np.float32)
+    picture += np.float32(0.002) * np.cos(np.pi * np.arange(wp, dtype=np.float32) / 4)  # a grid to remove
+    job = {"manifest": json.dumps(manifest), "stream": b64(stream), "picture": b64(picture.tobytes())}
+    page = base64.b64decode(run_js(tmp_path, {"drawn": [job]})["drawn"][0])
+    drawn = picture[:, :height, :width]
+    expected = degrid(to_sixteenths(drawn)) if filtered else to_pixels(drawn)
+    assert page == expected.tobytes()

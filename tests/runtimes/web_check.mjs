@@ -5,7 +5,9 @@
 //    "colour": [{"decoded": b64 RGB, "original": b64 RGB, "block": b64 block to apply}],
 //    "manifests": ["<manifest.json text>", ...],
 //    "tiling": [{"manifest": "<manifest.json text>", "stream": b64 version 1 stream}],
-//    "codes": [{"manifest": "<manifest.json text>", "files": {role: text}, "stream": b64}]}
+//    "codes": [{"manifest": "<manifest.json text>", "files": {role: text}, "stream": b64}],
+//    "degrid": [{"width": W, "height": H, "fine": b64 little-endian uint16 HxWx3}],
+//    "drawn": [{"manifest": "<manifest.json text>", "stream": b64, "picture": b64 float32 [3, H', W']}]}
 
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -14,6 +16,7 @@ import { applyColour, fitColour, parseColour } from "../../compact/runtimes/web/
 import { read } from "../../compact/runtimes/web/lib/container.js";
 import { contextId, decode, encode, parseContext } from "../../compact/runtimes/web/lib/entropy.js";
 import { decompress } from "../../compact/runtimes/web/lib/codec.js";
+import { degridInto } from "../../compact/runtimes/web/lib/degrid.js";
 import { attachContexts, parseManifest } from "../../compact/runtimes/web/lib/model.js";
 
 globalThis.crypto ??= webcrypto; // Node 18 has no global crypto
@@ -22,7 +25,7 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 const bytes = (text) => new Uint8Array(Buffer.from(text, "base64"));
 
 const jobs = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const result = { entropy: [], containers: [], colour: [], grids: [], tiles: [], codes: [] };
+const result = { entropy: [], containers: [], colour: [], grids: [], tiles: [], codes: [], degrid: [], drawn: [] };
 if (jobs.context) {
   const context = parseContext(jobs.context);
   result.context_id = await contextId(context);
@@ -82,5 +85,22 @@ for (const job of jobs.codes ?? []) {
   } catch (err) {
     result.codes.push(`${err.name}: ${err.message}`);
   }
+}
+// The grid filter alone, on sixteenths of a level.
+const typed = (text, Type) => {
+  const buf = Buffer.from(text, "base64");
+  return new Type(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+};
+for (const job of jobs.degrid ?? []) {
+  const rgba = new Uint8ClampedArray(job.width * job.height * 4).fill(255);
+  degridInto(typed(job.fine, Uint16Array), job.width, job.height, rgba);
+  result.degrid.push(b64(rgb(rgba)));
+}
+// A whole decode whose stand-in network draws the given picture (whatever the code), colour block and all.
+for (const job of jobs.drawn ?? []) {
+  const picture = typed(job.picture, Float32Array);
+  const runtime = { decode: async () => picture };
+  const { rgba } = await decompress(bytes(job.stream), parseManifest(job.manifest), runtime);
+  result.drawn.push(b64(rgb(rgba)));
 }
 process.stdout.write(JSON.stringify(result));

@@ -5,6 +5,7 @@ import { pack, unpack } from "./bits.js";
 import { applyColour, fitColour, parseColour } from "./colour.js";
 import { ENTROPY_CODED, RAW, STRIDE, latentSize, read, write } from "./container.js";
 import * as entropy from "./entropy.js";
+import { degridInto } from "./degrid.js";
 import { ImageError, ModelMismatchError } from "./errors.js";
 import { modelInput, needsTiling, spans, writePixels } from "./image.js";
 
@@ -59,7 +60,10 @@ export async function decompress(data, model, runtime, { decodeAlpha = null, gri
   return { header, rgba, icc, tiles, timings: { entropy: t1 - t0, network: t2 - t1, total: now() - t0 } };
 }
 
-/** The decoder network's picture of a (C', h, w) code, as opaque RGBA, whole or in tiles: {rgba, tiles}. */
+/**
+ * The decoder network's picture of a (C', h, w) code, as opaque RGBA, whole or in tiles, through the grid
+ * filter when the model's manifest asks for it (as the Python reader): {rgba, tiles}.
+ */
 async function decodePixels(code, header, model, runtime, grid, forceTiles) {
   const { width, height, latentHeight: h, latentWidth: w } = header;
   const channels = model.latentChannels;
@@ -67,6 +71,10 @@ async function decodePixels(code, header, model, runtime, grid, forceTiles) {
   const symbols = new Float32Array(channels * h * w);
   for (let i = 0; i < code.length; i++) symbols[i] = code[i] ? 1 : -1;
   const rgba = new Uint8ClampedArray(width * height * 4).fill(255);
+  // with the filter, the network's picture goes first into sixteenths of a level (degrid.js)
+  const fine = model.degrid ? new Uint16Array(width * height * 3) : null;
+  const target = fine ?? rgba;
+  const format = fine ? { stride: 3, top: 4080 } : {};
   let tiles = 1;
   if (forceTiles || needsTiling(height, width)) {
     const rows = spans(h, grid);
@@ -77,13 +85,14 @@ async function decodePixels(code, header, model, runtime, grid, forceTiles) {
         const tile = cropCells(symbols, channels, h, w, i0, i1, j0, j1);
         const out = await runtime.decode(tile, channels, i1 - i0, j1 - j0);
         writePixels(out, (i1 - i0) * STRIDE, (j1 - j0) * STRIDE, (r0 - i0) * STRIDE, (c0 - j0) * STRIDE,
-          rgba, width, height, r0 * STRIDE, r1 * STRIDE, c0 * STRIDE, c1 * STRIDE);
+          target, width, height, r0 * STRIDE, r1 * STRIDE, c0 * STRIDE, c1 * STRIDE, format);
       }
     }
   } else {
     const out = await runtime.decode(symbols, channels, h, w);
-    writePixels(out, h * STRIDE, w * STRIDE, 0, 0, rgba, width, height, 0, height, 0, width);
+    writePixels(out, h * STRIDE, w * STRIDE, 0, 0, target, width, height, 0, height, 0, width, format);
   }
+  if (fine) degridInto(fine, width, height, rgba);
   return { rgba, tiles };
 }
 

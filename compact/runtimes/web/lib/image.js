@@ -62,16 +62,18 @@ export function modelInput(rgba, width, height, y0, y1, x0, x1) {
 /**
  * Write decoder output (float32 [3, oh, ow]) into RGBA pixels: output pixel (oy + y, ox + x) goes to image
  * pixel (y0 + y, x0 + x) for the part of [y0, y1) x [x0, x1) inside the image. Float32 products, as numpy.
+ * With `{stride: 3, top: 4080}` it writes sixteenths of a level into an RGB Uint16Array instead, as
+ * compact.geometry.to_sixteenths does for the grid filter (degrid.js).
  */
-export function writePixels(out, oh, ow, oy, ox, rgba, width, height, y0, y1, x0, x1) {
+export function writePixels(out, oh, ow, oy, ox, rgba, width, height, y0, y1, x0, x1, { stride = 4, top = 255 } = {}) {
   const plane = oh * ow;
   const ye = Math.min(y1, height);
   const xe = Math.min(x1, width);
   for (let y = y0; y < ye; y++) {
     for (let x = x0; x < xe; x++) {
       const src = (oy + y - y0) * ow + (ox + x - x0);
-      const dst = (y * width + x) * 4;
-      for (let c = 0; c < 3; c++) rgba[dst + c] = Math.min(255, Math.max(0, rint(Math.fround(out[c * plane + src] * 255))));
+      const dst = (y * width + x) * stride;
+      for (let c = 0; c < 3; c++) rgba[dst + c] = Math.min(top, Math.max(0, rint(Math.fround(out[c * plane + src] * top))));
     }
   }
 }

@@ -35,6 +35,8 @@ export function parseManifest(text) {
     levels,
     // The paper's operating point (16 channels) when the model offers it, else the top level.
     defaultQuality: levels.includes(16) ? levels.indexOf(16) + 1 : levels.length,
+    // Run the decode-side grid filter (degrid.js) on what the decoder draws, as the Python reader does.
+    degrid: m.degrid === true,
     // The Python reader's tiles, with the halo this model's decoder needs.
     grid: { core: GRID.core, halo: haloCells(m.config) },
     context: null,
