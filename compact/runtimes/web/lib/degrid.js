@@ -6,7 +6,7 @@ export const PERIOD = 16;
 export const SPAN = 3;
 export const SMOOTH_QUARTERS = [1, 16];
 export const ROUGH_RADIUS = 16;
-export const BAND = 256;
+export const BAND = 128;
 export const UNIT = 16;
 const BOX = (PERIOD * SPAN) >> 1;
 const MEAN = PERIOD >> 1;
@@ -20,18 +20,36 @@ const plane = (rows, cols) => ({ rows, cols, v: new Float64Array(rows * cols) })
 
 /** Window sums along rows (axis 0) or columns (axis 1); `halfEnds`: end taps half, the whole doubled. */
 function windowSum(a, radius, axis, halfEnds) {
-  const n = axis === 0 ? a.rows : a.cols;
-  const m = axis === 0 ? a.cols : a.rows;
-  const out = axis === 0 ? plane(a.rows - 2 * radius, a.cols) : plane(a.rows, a.cols - 2 * radius);
-  const at = axis === 0 ? (i, j) => i * a.cols + j : (i, j) => j * a.cols + i;
-  const to = axis === 0 ? (i, j) => i * out.cols + j : (i, j) => j * out.cols + i;
-  const c = new Float64Array(n + 1);
-  for (let j = 0; j < m; j++) {
-    for (let i = 0; i < n; i++) c[i + 1] = c[i] + a.v[at(i, j)];
-    for (let i = 0; i < n - 2 * radius; i++) {
-      let s = c[i + 2 * radius + 1] - c[i];
-      if (halfEnds) s += c[i + 2 * radius] - c[i + 1];
-      out.v[to(i, j)] = s;
+  const span = 2 * radius;
+  if (axis === 0) {
+    // running sums down each column, all columns of a row at once
+    const out = plane(a.rows - span, a.cols);
+    const cols = a.cols;
+    const c = new Float64Array((a.rows + 1) * cols);
+    for (let i = 0; i < a.rows; i++) {
+      for (let j = 0; j < cols; j++) c[(i + 1) * cols + j] = c[i * cols + j] + a.v[i * cols + j];
+    }
+    for (let i = 0; i < out.rows; i++) {
+      const hi = (i + span + 1) * cols;
+      const lo = i * cols;
+      for (let j = 0; j < cols; j++) {
+        let s = c[hi + j] - c[lo + j];
+        if (halfEnds) s += c[hi - cols + j] - c[lo + cols + j];
+        out.v[i * cols + j] = s;
+      }
+    }
+    return out;
+  }
+  const out = plane(a.rows, a.cols - span);
+  const c = new Float64Array(a.cols + 1);
+  for (let i = 0; i < a.rows; i++) {
+    const row = i * a.cols;
+    for (let j = 0; j < a.cols; j++) c[j + 1] = c[j] + a.v[row + j];
+    const dst = i * out.cols;
+    for (let j = 0; j < out.cols; j++) {
+      let s = c[j + span + 1] - c[j];
+      if (halfEnds) s += c[j + span] - c[j + 1];
+      out.v[dst + j] = s;
     }
   }
   return out;
@@ -41,13 +59,14 @@ function windowSum(a, radius, axis, halfEnds) {
 function comb(a, axis) {
   const reach = PERIOD * HALF;
   const out = axis === 0 ? plane(a.rows - 2 * reach, a.cols) : plane(a.rows, a.cols - 2 * reach);
+  const step = axis === 0 ? PERIOD * a.cols : PERIOD;
   for (let i = 0; i < out.rows; i++) {
+    const src = axis === 0 ? (i + reach) * a.cols : i * a.cols + reach;
+    const dst = i * out.cols;
     for (let j = 0; j < out.cols; j++) {
       let s = 0;
-      for (let k = -HALF; k <= HALF; k++) {
-        s += axis === 0 ? a.v[(i + reach + k * PERIOD) * a.cols + j] : a.v[i * a.cols + j + reach + k * PERIOD];
-      }
-      out.v[i * out.cols + j] = s;
+      for (let k = -HALF; k <= HALF; k++) s += a.v[src + j + k * step];
+      out.v[dst + j] = s;
     }
   }
   return out;
