@@ -10,8 +10,9 @@ the reader removes it, as video decoders run a deblocking filter after the trans
 At each pixel the filter estimates the part of the picture that repeats every 16 px nearby: the mean of the
 3 x 3 pixels at the same phase one period apart, minus the mean over three whole periods, less its own mean
 over one period (so that nothing smooth is touched). It subtracts that estimate where the picture is smooth
-(fully below 0.5 levels RMS between neighbouring pixels, fading out by 2 levels) and leaves texture alone,
-where a pattern that repeats every cell may be the subject's own and where a grid does not show.
+(fully below 0.5 levels RMS between neighbouring pixels, fading out by 2 levels) and the estimate faint
+(fully up to 2 levels RMS, fading out by 4), and leaves texture and strong regular patterns alone: there a
+pattern that repeats every cell is the subject's own, and a grid would not show.
 
 Everything is integer arithmetic with exact divisions, so numpy and the browser reader
 (``runtimes/web/lib/degrid.js``) give the same bytes; pictures are filtered in bands of rows, each with the
@@ -32,7 +33,13 @@ SPAN = 3
 #: fully and at which it has faded out, in quarter levels^2: 0.5^2 and 2^2 levels^2 (chosen on held-out
 #: training photos, where it gains 0.002-0.008 dB, and on smooth pictures other than the test's: docs/TRAINING.md)
 SMOOTH_QUARTERS = (1, 16)
-#: the roughness is averaged over a square of this radius (px)
+#: mean square of the estimated pattern per channel (levels^2) up to which it is taken for the decoder's grid
+#: and removed fully, and from which it is taken for the picture's own and left alone, in quarter levels^2:
+#: 2^2 and 4^2 levels^2 (RMS 2 and 4 levels). The grid is a few tenths of a level to a level or two; a
+#: regular pattern on a flat background (a checkerboard of 8 px squares) is smooth once the pattern is
+#: taken out, so roughness alone would not spare it
+FAINT_QUARTERS = (16, 64)
+#: the roughness and the pattern's strength are averaged over a square of this radius (px)
 ROUGH_RADIUS = 16
 #: rows filtered at a time (128: on a 12 MP picture 15% faster than 256 and 192 MB at peak instead of 304)
 BAND = 128
@@ -94,7 +101,8 @@ def _filter_band(d: np.ndarray) -> np.ndarray:
     """(H, W, 3) int64 sixteenths with ``MARGIN`` px of context on every side -> the filtered interior, uint8."""
     scale = 4 * PERIOD**2 * (2 * PERIOD * SPAN) ** 2
     periodic = _periodic(d)
-    clean = _trim(d, _REACH) - _round_div(periodic, scale)
+    estimate = _round_div(periodic, scale)  # in sixteenths
+    clean = _trim(d, _REACH) - estimate
     grey = clean.sum(axis=2)  # 3 * grey
     down = (grey[1:, :-1] - grey[:-1, :-1]) ** 2
     right = (grey[:-1, 1:] - grey[:-1, :-1]) ** 2
@@ -104,6 +112,13 @@ def _filter_band(d: np.ndarray) -> np.ndarray:
     count = 2 * 9 * (2 * ROUGH_RADIUS + 1) ** 2 * UNIT**2
     lo, hi = SMOOTH_QUARTERS
     weight = np.clip((_WEIGHT_STEPS * (hi * count - 4 * rough)) // ((hi - lo) * count), 0, _WEIGHT_STEPS)
+    # the estimate's own strength around each output pixel (the same square): energy / strength is its mean
+    # square per channel in levels^2. A grid is faint; a pattern as strong as FAINT_QUARTERS[1] is the picture's
+    energy = _window(_window((estimate**2).sum(axis=2), ROUGH_RADIUS, 0, False), ROUGH_RADIUS, 1, False)[1:-1, 1:-1]
+    strength = 3 * (2 * ROUGH_RADIUS + 1) ** 2 * UNIT**2
+    lo, hi = FAINT_QUARTERS
+    faint = np.clip((_WEIGHT_STEPS * (hi * strength - 4 * energy)) // ((hi - lo) * strength), 0, _WEIGHT_STEPS)
+    weight = np.minimum(weight, faint)
     periodic = _trim(periodic, MARGIN - _REACH)
     steps = _WEIGHT_STEPS * scale
     out = _round_div(steps * _trim(d, MARGIN) - weight[..., None] * periodic, steps * UNIT)

@@ -54,6 +54,19 @@ def test_texture_is_left_alone_even_when_it_repeats_every_cell():
     assert not np.array_equal(degrid.degrid(faint), _rounded(faint))
 
 
+def test_a_strong_regular_pattern_on_a_flat_background_is_the_pictures_own():
+    """Once its pattern is taken out a checkerboard is flat, so roughness alone would erase it: the filter also
+    leaves alone any pattern stronger than a grid (RMS 4 levels), and removes the same pattern when faint."""
+    y, x = np.mgrid[0:112, 0:144]
+    squares = ((x // 8) + (y // 8)) % 2  # 8 px squares: period 16, a code cell
+    board = np.where(squares[..., None], (200, 200, 200), (60, 90, 120)).astype(np.uint8)
+    assert np.array_equal(degrid.degrid(_sixteenths(board)), board)
+    faint = (1920 + 12 * (2 * squares - 1))[..., None].repeat(3, axis=2).astype(np.uint16)  # +-0.75 levels
+    assert set(np.unique(_rounded(faint))) == {119, 121}  # the control: rounded, the pattern shows ...
+    assert set(np.unique(degrid.degrid(faint)[32:-32, 32:-32])) == {120}  # ... the filter takes it out (the
+    # edges, which repeat their last pixels, are not periodic: it does less there)
+
+
 def test_bands_give_the_whole_pictures_result(monkeypatch):
     fine = _gridded(natural_image(150, 97, seed=5))
     whole = degrid.degrid(fine)

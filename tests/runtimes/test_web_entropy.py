@@ -258,6 +258,9 @@ def _degrid_inputs() -> list[np.ndarray]:
         pattern = 6 * (np.cos(np.pi * x / 2) + np.cos(np.pi * y / 4)) + rng.normal(0, 2, (size, size))
         img += np.rint(pattern).astype(np.int64)[..., None]
         pictures.append(img[: size - 7, : size - 30])
+    y, x = np.mgrid[0:150, 0:90]  # a pattern between faint and strong on a flat picture: the filter half acts
+    pictures.append(np.rint(1920 + 96 * np.cos(np.pi * x / 8) * np.cos(np.pi * y / 8)).astype(np.int64)[..., None]
+                    .repeat(3, axis=2))  # fmt: skip
     pictures += [rng.integers(0, 4081, shape + (3,)) for shape in ((1, 1), (5, 70), (64, 33))]
     return [np.clip(p, 0, 4080).astype(np.uint16) for p in pictures]
 

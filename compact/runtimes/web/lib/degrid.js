@@ -5,6 +5,7 @@
 export const PERIOD = 16;
 export const SPAN = 3;
 export const SMOOTH_QUARTERS = [1, 16];
+export const FAINT_QUARTERS = [16, 64];
 export const ROUGH_RADIUS = 16;
 export const BAND = 128;
 export const UNIT = 16;
@@ -119,12 +120,17 @@ export function degridInto(fine, width, height, rgba) {
       }
       channels.push({ d, periodic: periodic(d) });
     }
-    // roughness of the cleaned picture (its grey, times 3)
+    // roughness of the cleaned picture (its grey, times 3), and the estimate's energy (sixteenths^2)
     const inner = trim(channels[0].d, REACH);
     const grey = plane(inner.rows, inner.cols);
+    const power = plane(inner.rows, inner.cols);
     for (const { d, periodic: p } of channels) {
       const dd = trim(d, REACH);
-      for (let i = 0; i < grey.v.length; i++) grey.v[i] += dd.v[i] - roundDiv(p.v[i], scale);
+      for (let i = 0; i < grey.v.length; i++) {
+        const e = roundDiv(p.v[i], scale);
+        grey.v[i] += dd.v[i] - e;
+        power.v[i] += e * e;
+      }
     }
     const diffs = plane(grey.rows - 1, grey.cols - 1);
     for (let i = 0; i < diffs.rows; i++) {
@@ -136,6 +142,9 @@ export function degridInto(fine, width, height, rgba) {
       }
     }
     const rough = windowSum(windowSum(diffs, ROUGH_RADIUS, 0, false), ROUGH_RADIUS, 1, false);
+    const energy = windowSum(windowSum(power, ROUGH_RADIUS, 0, false), ROUGH_RADIUS, 1, false);
+    const strength = 3 * (2 * ROUGH_RADIUS + 1) ** 2 * UNIT * UNIT;
+    const [flo, fhi] = FAINT_QUARTERS;
     for (let ch = 0; ch < 3; ch++) {
       const { d, periodic: p } = channels[ch];
       const pp = trim(p, MARGIN - REACH);
@@ -143,7 +152,10 @@ export function degridInto(fine, width, height, rgba) {
       for (let i = 0; i < y1 - y0; i++) {
         for (let j = 0; j < width; j++) {
           const r = rough.v[(i + 1) * rough.cols + j + 1];
-          const w = Math.min(WEIGHT_STEPS, Math.max(0, Math.floor((WEIGHT_STEPS * (hi * count - 4 * r)) / ((hi - lo) * count))));
+          const smooth = Math.floor((WEIGHT_STEPS * (hi * count - 4 * r)) / ((hi - lo) * count));
+          const en = energy.v[(i + 1) * energy.cols + j + 1];
+          const faint = Math.floor((WEIGHT_STEPS * (fhi * strength - 4 * en)) / ((fhi - flo) * strength));
+          const w = Math.min(WEIGHT_STEPS, Math.max(0, Math.min(smooth, faint)));
           const k = i * width + j;
           const v = roundDiv(steps * dd.v[k] - w * pp.v[k], steps * UNIT);
           rgba[((y0 + i) * width + j) * 4 + ch] = Math.min(255, Math.max(0, v));
