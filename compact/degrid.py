@@ -88,8 +88,8 @@ def _trim(a: np.ndarray, cut: int) -> np.ndarray:
 
 
 def _periodic(d: np.ndarray) -> np.ndarray:
-    """(H, W, 3) int64 -> the part that repeats every ``PERIOD`` px, times ``SCALE``, on d's interior less
-    ``_REACH`` px."""
+    """(H, W, 3) int64 -> the part that repeats every ``PERIOD`` px, times 4 PERIOD^2 (2 PERIOD SPAN)^2, on
+    d's interior less ``_REACH`` px."""
     comb = _comb(_comb(d, 0), 1)  # SPAN^2 same-phase pixels
     box = _window(_window(d, _BOX, 0), _BOX, 1)  # SPAN whole periods each way, weight (2 * PERIOD * SPAN)^2
     grid = 4 * PERIOD**2 * _trim(comb, _BOX - PERIOD * (SPAN // 2)) - box  # (2 PERIOD SPAN)^2 (phase - local mean)
