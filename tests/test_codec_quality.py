@@ -32,7 +32,8 @@ def test_lower_quality_matches_the_torch_model_with_unsent_channels_zero(tiny_le
     from compact.geometry import to_model_input
     from compact.training.checkpoint import load_model
 
-    codec = Codec(tiny_levels_bundle, backend="onnx", colour_correction=False)  # the networks' pixels alone
+    # the networks' pixels alone: no colour block, no grid filter
+    codec = Codec(tiny_levels_bundle, backend="onnx", colour_correction=False, degrid=False)
     rgb = natural_image(48, 64, seed=4)
     ours = codec.decompress_array(codec.compress(rgb, quality=1))
     model = load_model(tiny_levels_bundle.file("weights")).eval()

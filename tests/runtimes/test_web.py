@@ -32,9 +32,11 @@ from compact.web import ort_dist, start
 pytestmark = pytest.mark.web
 
 ROOT = Path(__file__).resolve().parents[2]
-#: browser decode against the Python decoder (measured 94-98 dB; float32 differences between onnxruntime-web
-#: and onnxruntime round a few pixels the other way)
-MIN_PSNR = 85.0
+#: browser decode against the Python decoder. Float32 differences between onnxruntime-web and onnxruntime
+#: round a few pixels the other way: 94-98 dB measured before the grid filter, which reads the network's
+#: output in sixteenths of a level and so passes on more of them (measured 88-94 dB with WebAssembly, 79.7 dB
+#: with WebGPU on SwiftShader). A one-level error on 0.5% of the values is 71 dB (the control below)
+MIN_PSNR = 75.0
 WASM = "?backend=wasm"
 
 
