@@ -63,7 +63,8 @@ class Codec:
         self._earlier: dict[str, Codec] = {}
         self._backend_name, self._threads = backend, threads
         #: milliseconds per stage of the last compress (encode, entropy_encode) or decompress (entropy_decode,
-        #: decode; networks only); each call starts it afresh, so no figure outlives the call that made it
+        #: decode: networks, and the grid filter when the model asks for it); each call starts it afresh, so
+        #: no figure outlives the call that made it
         self.timings: dict[str, float] = {}
         #: the model's context model, used to write version 2 streams and needed to read them
         self.context = self._load_context()

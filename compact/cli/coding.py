@@ -214,7 +214,7 @@ def run(
             f"{src}: {result.width}x{result.height}, {result.size} bytes (container v{result.version}), "
             f"{result.bpp:.4f} bpp, {result.ratio:.0f}x smaller than raw 24-bit RGB, PSNR {result.psnr:.2f} dB, "
             f"encode {result.encode_ms:.0f} ms{refined}, decode {result.decode_ms:.0f} ms "
-            f"(networks; the first image includes session start-up) -> {result.output}"
+            f"(networks, plus the grid filter in decode; the first image includes session start-up) -> {result.output}"
         )
 
 
