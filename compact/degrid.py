@@ -128,13 +128,12 @@ def _filter_band(d: np.ndarray) -> np.ndarray:
 def degrid(fine: np.ndarray) -> np.ndarray:
     """HxWx3 sixteenths of a level (uint16) as the decoder drew them -> HxWx3 uint8 with the grid removed
     from the smooth areas. Outside the picture it reads its edge pixels repeated."""
-    height, width = fine.shape[:2]
-    cols = np.clip(np.arange(-MARGIN, width + MARGIN), 0, width - 1)
+    height = fine.shape[0]
     out = np.empty(fine.shape, np.uint8)
     for y0 in range(0, height, BAND):
         y1 = min(y0 + BAND, height)
         top, bottom = max(0, y0 - MARGIN), min(height, y1 + MARGIN)
-        band = fine[top:bottom, cols].astype(np.int64)
-        pad = ((top - (y0 - MARGIN), (y1 + MARGIN) - bottom), (0, 0), (0, 0))
-        out[y0:y1] = _filter_band(np.pad(band, pad, mode="edge") if any(pad[0]) else band)
+        # the neighbouring bands' rows where there are some, the edge repeated beyond the picture
+        pad = ((top - (y0 - MARGIN), y1 + MARGIN - bottom), (MARGIN, MARGIN), (0, 0))
+        out[y0:y1] = _filter_band(np.pad(fine[top:bottom].astype(np.int64), pad, mode="edge"))
     return out
