@@ -15,7 +15,7 @@ from compact.evaluation.msssim import msssim  # noqa: E402
 from compact.geometry import from_model_output, to_model_input  # noqa: E402
 from compact.metrics import psnr  # noqa: E402
 from compact.tiling import TileGrid, halo_cells  # noqa: E402
-from compact.training.refine import RefineConfig, Refiner  # noqa: E402
+from compact.training.refine import LR_AT_50, RefineConfig, Refiner  # noqa: E402
 
 #: what 50 steps must gain at the default quality on the test picture (measured: +0.78 dB on it at the same
 #: bytes; +1.1 to +1.5 dB on other photos at 2-6% more bytes, docs/TRAINING.md)
@@ -155,4 +155,15 @@ def test_bad_settings_are_refused():
     with pytest.raises(ConfigError):
         RefineConfig(msssim_weight=-0.1)
     with pytest.raises(ConfigError):
+        RefineConfig(lr=0.0)
+    with pytest.raises(ConfigError):
         Codec("default", backend="onnx", refine=-1)
+
+
+def test_shorter_searches_take_larger_steps_unless_told():
+    """50 steps keep the step chosen for them; fewer steps take larger ones (more steps smaller), and a
+    given lr is used as it is (the control: it would otherwise differ from the rule's)."""
+    assert RefineConfig().step_size == LR_AT_50
+    assert RefineConfig(steps=10).step_size > RefineConfig(steps=20).step_size > LR_AT_50
+    assert RefineConfig(steps=100).step_size < LR_AT_50
+    assert RefineConfig(steps=20, lr=0.1).step_size == 0.1 != RefineConfig(steps=20).step_size
